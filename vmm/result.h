@@ -49,6 +49,14 @@ public:
     const Error& error() const { return std::get<Error>(state_); }
     Error&& release_error() { return std::get<Error>(std::move(state_)); }
 
+    // The same result, with `what: ` before the message of an error.
+    Result context_error(std::string_view what) && {
+        if (ok()) {
+            return std::move(*this);
+        }
+        return error().context(what);
+    }
+
 private:
     std::variant<T, Error> state_;
 };
@@ -64,6 +72,13 @@ public:
     void value() const {}
     const Error& error() const { return error_; }
     Error&& release_error() { return std::move(error_); }
+
+    Result context_error(std::string_view what) && {
+        if (ok()) {
+            return {};
+        }
+        return error().context(what);
+    }
 
 private:
     Error error_;

@@ -1,0 +1,33 @@
+// The boot doorbell: an MMIO page where the guest writes a magic byte once
+// it has booted (as Firecracker's boot timer does). skiff logs the time since
+// its own start and hands it to whoever waits for it (tests, benchmarks).
+#pragma once
+
+#include "vmm/bus.h"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+
+namespace skiff {
+
+class BootDoorbell final : public BusDevice {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Callback = std::function<void(std::chrono::microseconds since_start)>;
+
+    BootDoorbell(Clock::time_point process_start, Callback on_ring)
+        : process_start_(process_start), on_ring_(std::move(on_ring)) {}
+
+    void read(uint64_t offset, std::span<uint8_t> data) override;
+    void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+    [[nodiscard]] bool rung() const { return rung_.load(); }
+
+private:
+    Clock::time_point process_start_;
+    Callback on_ring_;
+    std::atomic<bool> rung_{false};
+};
+
+}  // namespace skiff

@@ -1,0 +1,118 @@
+#include "vmm/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+namespace skiff {
+
+bool parse_serial(const std::string& text, SerialConfig& out) {
+    if (text == "stdio") {
+        out = SerialConfig{SerialOutput::Stdio, {}};
+        return true;
+    }
+    if (text == "none") {
+        out = SerialConfig{SerialOutput::None, {}};
+        return true;
+    }
+    constexpr std::string_view kFilePrefix = "file:";
+    if (text.rfind(kFilePrefix, 0) == 0 && text.size() > kFilePrefix.size()) {
+        out = SerialConfig{SerialOutput::File, text.substr(kFilePrefix.size())};
+        return true;
+    }
+    return false;
+}
+
+namespace {
+
+constexpr const char* kExitStatusHelp = R"(
+Exit status:
+  0  the guest shut down or rebooted (i8042 reset), or skiff got SIGTERM/SIGINT
+  1  start-up error (bad image, missing file, host lacks KVM, ...)
+  2  usage error (bad flags)
+  3  guest crash (triple fault)
+  4  KVM error (internal error, emulation failure skiff could not complete)
+  5  --timeout expired)";
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, char** argv) {
+    auto command = std::make_unique<CommandLine>();
+    VmConfig& vm = command->vm;
+
+    CLI::App app{"skiff: a minimal KVM virtual machine monitor for Linux microVMs", "skiff"};
+    app.set_version_flag("--version", std::string("skiff ") + SKIFF_VERSION);
+    app.require_subcommand(1);
+    app.footer(kExitStatusHelp);
+    app.add_option("--log-level", command->log_level, "Log level: trace, debug, info, warn, error, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+    CLI::App* run = app.add_subcommand("run", "Boot a microVM and run it until it shuts down");
+    run->footer(kExitStatusHelp);
+    run->add_option("--kernel", vm.kernel_path, "Kernel image: bzImage, or ELF (vmlinux, PVH)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    std::string initrd;
+    run->add_option("--initrd", initrd, "Initial ramdisk")->check(CLI::ExistingFile);
+    run->add_option("--cmdline", vm.cmdline, "Kernel command line")->capture_default_str();
+    run->add_option("--cpus", vm.cpu_count, "Number of vCPUs")
+        ->check(CLI::Range(1u, kMaxCpus))
+        ->capture_default_str();
+    run->add_option("--memory", vm.memory_mib, "Guest memory in MiB")
+        ->check(CLI::Range(kMinMemoryMib, kMaxMemoryMib))
+        ->capture_default_str();
+    std::string serial = "stdio";
+    run->add_option("--serial", serial, "Serial console: stdio, file:PATH or none")
+        ->check([](const std::string& text) {
+            SerialConfig ignored;
+            return parse_serial(text, ignored) ? std::string() : "expected stdio, file:PATH or none";
+        })
+        ->capture_default_str();
+    std::string cpu_template;
+    run->add_option("--cpu-template", cpu_template,
+                    "CPU template: host, baseline, emulated-kernel (default: chosen for the host)");
+    std::string host_quirks = "auto";
+    run->add_option("--host-quirks", host_quirks,
+                    "Work-arounds for hosts whose KVM emulates guest kernel mode: auto, on, off")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    std::string boot_protocol = "auto";
+    run->add_option("--boot-protocol", boot_protocol,
+                    "ELF entry: auto (PVH when the image has the note), pvh, linux64")
+        ->check(CLI::IsMember({"auto", "pvh", "linux64"}))
+        ->capture_default_str();
+    double timeout = 0;
+    run->add_option("--timeout", timeout, "Stop the VM (exit 5) after this many seconds")
+        ->check(CLI::PositiveNumber);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        int code = app.exit(error);
+        if (code == 0) {
+            command->done = true;
+            return ParsedCommandLine{std::move(command)};
+        }
+        return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+    }
+
+    if (!initrd.empty()) {
+        vm.initrd_path = initrd;
+    }
+    if (!cpu_template.empty()) {
+        vm.cpu_template = cpu_template;
+    }
+    parse_serial(serial, vm.serial);
+    vm.host_quirks = host_quirks == "on"    ? HostQuirkChoice::On
+                     : host_quirks == "off" ? HostQuirkChoice::Off
+                                            : HostQuirkChoice::Auto;
+    vm.boot_protocol = boot_protocol == "pvh"       ? BootProtocolChoice::Pvh
+                       : boot_protocol == "linux64" ? BootProtocolChoice::Linux64
+                                                    : BootProtocolChoice::Auto;
+    if (timeout > 0) {
+        vm.timeout_seconds = timeout;
+    }
+    return ParsedCommandLine{std::move(command)};
+}
+
+}  // namespace skiff

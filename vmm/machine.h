@@ -1,0 +1,58 @@
+// One microVM: built from a VmConfig (KVM objects, guest memory, devices,
+// boot state), then run until the guest or the host ends it. Construction
+// and running are separate so a caller can inspect or configure in between.
+#pragma once
+
+#include "devices/legacy/boot_doorbell.h"
+#include "devices/legacy/serial_8250.h"
+#include "vmm/bus.h"
+#include "vmm/console.h"
+#include "vmm/cpuid.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
+#include "vmm/vcpu_runner.h"
+#include "vmm/vm_config.h"
+#include "vmm/vm_lifecycle.h"
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace skiff {
+
+class Machine final {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // Everything up to, not including, the first KVM_RUN.
+    static Result<std::unique_ptr<Machine>> build(const VmConfig& config, Clock::time_point process_start);
+    ~Machine();
+
+    // Starts the vCPU threads and runs the event loop (console input,
+    // signals, timeout) until the VM stops; joins every thread.
+    ExitReport run();
+
+    [[nodiscard]] VmLifecycle& lifecycle() { return lifecycle_; }
+
+private:
+    Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console);
+    Result<void> create_devices(Clock::time_point process_start);
+    Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
+    void event_loop();
+
+    VmConfig config_;
+    Kvm kvm_;
+    VmFd vm_;
+    GuestMemory memory_;
+    ConsoleOutput console_;
+    Bus pio_{"port I/O"};
+    Bus mmio_{"MMIO"};
+    VmLifecycle lifecycle_;
+    std::shared_ptr<Serial8250> serial_;
+    std::shared_ptr<BootDoorbell> doorbell_;
+    std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
+    bool complete_refused_instructions_ = false;
+    CpuTemplate cpu_template_ = CpuTemplate::Host;
+};
+
+}  // namespace skiff

@@ -1,0 +1,166 @@
+#include "vmm/vcpu_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+namespace skiff {
+
+namespace {
+
+int kick_signal() { return SIGRTMIN; }
+
+void ignore_kick(int /*signal*/) {}
+
+}  // namespace
+
+VcpuRunner::VcpuRunner(VcpuFd vcpu, const Bus& pio, const Bus& mmio, VmLifecycle& lifecycle,
+                       EmulationFailureHandler emulation_failure)
+    : vcpu_(std::move(vcpu)), pio_(pio), mmio_(mmio), lifecycle_(lifecycle),
+      emulation_failure_(std::move(emulation_failure)) {}
+
+VcpuRunner::~VcpuRunner() {
+    if (thread_.joinable()) {
+        kick();
+        thread_.join();
+    }
+}
+
+void VcpuRunner::install_kick_signal() {
+    struct sigaction action {};
+    action.sa_handler = ignore_kick;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+    ::sigaction(kick_signal(), &action, nullptr);
+}
+
+void VcpuRunner::start() {
+    thread_ = std::thread([this] { loop(); });
+    std::string name = fmt::format("skiff-vcpu{}", vcpu_.index());
+    ::pthread_setname_np(thread_.native_handle(), name.c_str());
+}
+
+void VcpuRunner::kick() {
+    __atomic_store_n(&vcpu_.run_page().immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (thread_.joinable()) {
+        ::pthread_kill(thread_.native_handle(), kick_signal());
+    }
+}
+
+void VcpuRunner::join() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void VcpuRunner::loop() {
+    // The kick signal must reach this thread even if the creator blocked it.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, kick_signal());
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+
+    while (!lifecycle_.stopping()) {
+        auto entered = vcpu_.run();
+        if (!entered.ok()) {
+            lifecycle_.request_stop(ExitStatus::KvmError,
+                                    fmt::format("vCPU {}: {}", vcpu_.index(), entered.error().message));
+            return;
+        }
+        if (!entered.value()) {
+            continue;  // interrupted by a kick: re-check the lifecycle
+        }
+        if (!handle_exit()) {
+            return;
+        }
+    }
+}
+
+bool VcpuRunner::handle_exit() {
+    kvm_run& run = vcpu_.run_page();
+    switch (run.exit_reason) {
+        case KVM_EXIT_IO:
+            handle_io(run);
+            return true;
+        case KVM_EXIT_MMIO:
+            handle_mmio(run);
+            return true;
+        case KVM_EXIT_HLT:
+            // Only without an in-kernel LAPIC; skiff always has one.
+            return true;
+        case KVM_EXIT_INTR:
+            return true;
+        case KVM_EXIT_SHUTDOWN: {
+            auto registers = vcpu_.registers();
+            lifecycle_.request_stop(
+                ExitStatus::GuestCrash,
+                fmt::format("vCPU {}: triple fault (rip {:#x})", vcpu_.index(),
+                            registers.ok() ? registers->rip : 0));
+            return false;
+        }
+        case KVM_EXIT_SYSTEM_EVENT:
+            if (run.system_event.type == KVM_SYSTEM_EVENT_CRASH) {
+                lifecycle_.request_stop(ExitStatus::GuestCrash,
+                                        fmt::format("vCPU {}: guest reported a crash", vcpu_.index()));
+            } else {
+                lifecycle_.request_stop(ExitStatus::GuestShutdown,
+                                        fmt::format("guest {} (system event {})",
+                                                    run.system_event.type == KVM_SYSTEM_EVENT_RESET
+                                                        ? "reset" : "shut down",
+                                                    run.system_event.type));
+            }
+            return false;
+        case KVM_EXIT_INTERNAL_ERROR: {
+            auto completed = emulation_failure_
+                                 ? emulation_failure_(vcpu_)
+                                 : Result<void>(Error{"no handler for KVM internal errors"});
+            if (completed.ok()) {
+                return true;
+            }
+            lifecycle_.request_stop(ExitStatus::KvmError,
+                                    fmt::format("vCPU {}: KVM internal error, suberror {}: {}",
+                                                vcpu_.index(), run.internal.suberror,
+                                                completed.error().message));
+            return false;
+        }
+        case KVM_EXIT_FAIL_ENTRY:
+            lifecycle_.request_stop(
+                ExitStatus::KvmError,
+                fmt::format("vCPU {}: VM entry failed, hardware reason {:#x}", vcpu_.index(),
+                            static_cast<uint64_t>(run.fail_entry.hardware_entry_failure_reason)));
+            return false;
+        default:
+            lifecycle_.request_stop(ExitStatus::KvmError, fmt::format("vCPU {}: unexpected KVM exit {}",
+                                                                      vcpu_.index(), run.exit_reason));
+            return false;
+    }
+}
+
+void VcpuRunner::handle_io(kvm_run& run) {
+    auto* base = reinterpret_cast<uint8_t*>(&run) + run.io.data_offset;
+    for (uint32_t i = 0; i < run.io.count; ++i) {
+        std::span<uint8_t> data(base + static_cast<size_t>(i) * run.io.size, run.io.size);
+        if (run.io.direction == KVM_EXIT_IO_IN) {
+            if (!pio_.read(run.io.port, data)) {
+                SPDLOG_TRACE("unclaimed port read {:#x}/{}", run.io.port, run.io.size);
+            }
+        } else if (!pio_.write(run.io.port, data)) {
+            SPDLOG_TRACE("unclaimed port write {:#x}/{}", run.io.port, run.io.size);
+        }
+    }
+}
+
+void VcpuRunner::handle_mmio(kvm_run& run) {
+    uint32_t length = std::min<uint32_t>(run.mmio.len, sizeof(run.mmio.data));
+    std::span<uint8_t> data(run.mmio.data, length);
+    if (run.mmio.is_write) {
+        if (!mmio_.write(run.mmio.phys_addr, data)) {
+            spdlog::debug("unclaimed MMIO write {:#x}/{}", run.mmio.phys_addr, length);
+        }
+    } else if (!mmio_.read(run.mmio.phys_addr, data)) {
+        spdlog::debug("unclaimed MMIO read {:#x}/{}", run.mmio.phys_addr, length);
+    }
+}
+
+}  // namespace skiff

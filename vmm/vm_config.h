@@ -1,0 +1,37 @@
+// A validated description of one microVM, produced by the CLI (and later the
+// API and config file) and consumed by the machine builder.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace skiff {
+
+enum class SerialOutput { Stdio, File, None };
+enum class BootProtocolChoice { Auto, Pvh, Linux64 };
+enum class HostQuirkChoice { Auto, On, Off };
+
+struct SerialConfig {
+    SerialOutput output = SerialOutput::Stdio;
+    std::string path;  // for File
+};
+
+struct VmConfig {
+    std::string kernel_path;
+    std::optional<std::string> initrd_path;
+    std::string cmdline = "console=ttyS0 reboot=k panic=-1";
+    uint32_t cpu_count = 1;
+    uint64_t memory_mib = 128;
+    SerialConfig serial;
+    std::optional<std::string> cpu_template;  // name; default chosen by host quirks
+    HostQuirkChoice host_quirks = HostQuirkChoice::Auto;
+    BootProtocolChoice boot_protocol = BootProtocolChoice::Auto;
+    std::optional<double> timeout_seconds;
+};
+
+inline constexpr uint32_t kMaxCpus = 64;
+inline constexpr uint64_t kMinMemoryMib = 16;
+inline constexpr uint64_t kMaxMemoryMib = 256 * 1024;
+
+}  // namespace skiff
