@@ -1,0 +1,131 @@
+#include "devices/legacy/boot_doorbell.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial_8250.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace {
+
+struct FakeLine final : skiff::InterruptLine {
+    bool level = false;
+    int edges = 0;
+    void set_level(bool asserted) override {
+        if (asserted && !level) {
+            ++edges;
+        }
+        level = asserted;
+    }
+};
+
+uint8_t read_register(skiff::BusDevice& device, uint64_t offset) {
+    uint8_t value = 0;
+    device.read(offset, std::span<uint8_t>(&value, 1));
+    return value;
+}
+
+void write_register(skiff::BusDevice& device, uint64_t offset, uint8_t value) {
+    device.write(offset, std::span<const uint8_t>(&value, 1));
+}
+
+}  // namespace
+
+TEST_CASE("8250 transmits bytes to the sink and reports an empty holder", "[serial]") {
+    auto line = std::make_shared<FakeLine>();
+    std::string output;
+    skiff::Serial8250 serial(line, [&output](std::span<const uint8_t> bytes) {
+        output.append(bytes.begin(), bytes.end());
+    });
+    for (char c : std::string("hi\n")) {
+        write_register(serial, 0, static_cast<uint8_t>(c));
+    }
+    CHECK(output == "hi\n");
+    CHECK((read_register(serial, 5) & 0x60) == 0x60);
+    CHECK_FALSE(line->level);  // no interrupts enabled
+}
+
+TEST_CASE("8250 passes Linux's loopback and scratch probes", "[serial]") {
+    skiff::Serial8250 serial(nullptr, nullptr);
+    write_register(serial, 7, 0xa5);
+    CHECK(read_register(serial, 7) == 0xa5);
+    write_register(serial, 4, 0x10 | 0x0a);  // loop | RTS | OUT2
+    CHECK((read_register(serial, 6) & 0xf0) == 0x90);
+    write_register(serial, 4, 0x10 | 0x1f);
+    CHECK((read_register(serial, 6) & 0xf0) == 0xf0);
+    // FIFO detection: IIR reports the FIFO bits once enabled.
+    write_register(serial, 2, 0x01);
+    CHECK((read_register(serial, 2) & 0xc0) == 0xc0);
+    // Divisor latch.
+    write_register(serial, 3, 0x80);
+    write_register(serial, 0, 0x01);
+    write_register(serial, 1, 0x02);
+    CHECK(read_register(serial, 0) == 0x01);
+    CHECK(read_register(serial, 1) == 0x02);
+    write_register(serial, 3, 0x03);
+}
+
+TEST_CASE("8250 receive raises and clears its interrupt", "[serial]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::Serial8250 serial(line, nullptr);
+    write_register(serial, 1, 0x01);  // receive interrupt
+    const uint8_t input[] = {'a', 'b'};
+    CHECK(serial.enqueue_input(input) == 2);
+    CHECK(line->level);
+    CHECK((read_register(serial, 2) & 0x0f) == 0x04);
+    CHECK((read_register(serial, 5) & 0x01) == 0x01);
+    CHECK(read_register(serial, 0) == 'a');
+    CHECK(read_register(serial, 0) == 'b');
+    CHECK_FALSE(line->level);
+    CHECK((read_register(serial, 5) & 0x01) == 0);
+}
+
+TEST_CASE("8250 transmit-empty interrupt is acknowledged by reading IIR", "[serial]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::Serial8250 serial(line, [](std::span<const uint8_t>) {});
+    write_register(serial, 1, 0x02);
+    CHECK(line->level);
+    CHECK((read_register(serial, 2) & 0x0f) == 0x02);
+    CHECK_FALSE(line->level);
+    write_register(serial, 0, 'x');
+    CHECK(line->level);
+    CHECK(line->edges == 2);
+}
+
+TEST_CASE("8250 input is bounded", "[serial]") {
+    skiff::Serial8250 serial(nullptr, nullptr);
+    std::vector<uint8_t> flood(skiff::Serial8250::kInputCapacity + 100, 'z');
+    CHECK(serial.enqueue_input(flood) == skiff::Serial8250::kInputCapacity);
+    CHECK(serial.input_space() == 0);
+    CHECK(serial.enqueue_input(flood) == 0);
+}
+
+TEST_CASE("i8042 reset command ends the VM, probe commands answer", "[i8042]") {
+    int resets = 0;
+    skiff::I8042 controller([&resets] { ++resets; });
+    write_register(controller, 4, 0xaa);  // self test
+    CHECK((read_register(controller, 4) & 0x01) == 0x01);
+    CHECK(read_register(controller, 0) == 0x55);
+    CHECK((read_register(controller, 4) & 0x01) == 0);
+    write_register(controller, 4, 0x60);
+    write_register(controller, 0, 0x12);
+    write_register(controller, 4, 0x20);
+    CHECK(read_register(controller, 0) == 0x12);
+    CHECK(resets == 0);
+    write_register(controller, 4, 0xfe);
+    CHECK(resets == 1);
+}
+
+TEST_CASE("boot doorbell fires once, on the magic value only", "[doorbell]") {
+    int rings = 0;
+    skiff::BootDoorbell doorbell(skiff::BootDoorbell::Clock::now(),
+                                 [&rings](std::chrono::microseconds) { ++rings; });
+    write_register(doorbell, 0, 122);
+    write_register(doorbell, 4, 123);
+    CHECK(rings == 0);
+    CHECK_FALSE(doorbell.rung());
+    write_register(doorbell, 0, 123);
+    write_register(doorbell, 0, 123);
+    CHECK(rings == 1);
+    CHECK(doorbell.rung());
+}
