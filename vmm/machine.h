@@ -39,6 +39,7 @@ private:
     Result<void> create_devices(Clock::time_point process_start);
     Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
     void event_loop();
+    void log_resource_usage() const;
 
     VmConfig config_;
     Kvm kvm_;
@@ -53,6 +54,7 @@ private:
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     bool complete_refused_instructions_ = false;
     CpuTemplate cpu_template_ = CpuTemplate::Host;
+    Clock::time_point process_start_;
 };
 
 }  // namespace skiff

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Start-up benchmark: skiff vs qemu-system-x86_64 -M microvm on the test guest.
+
+For each VMM and each run it measures, from process start:
+  - first console byte from the guest (the test guest prints first thing at CPL3),
+  - the guest's "booted" line,
+  - process exit (the guest shuts itself down),
+and the VMM's peak RSS (getrusage of the child). skiff also reports its first
+KVM_RUN and the boot doorbell (from its log) and the part of its RSS that is
+guest memory, so the VMM's own overhead is peak RSS minus resident guest
+memory. Prints medians and skiff/QEMU ratios. Needs /dev/kvm (run it through
+tests/l1vm/run.sh on hosts without one; figures are then nested-KVM figures).
+
+usage: bench/startup.py [--runs N] [--skiff build/skiff] [--guest build/guest-images/testguest.elf]
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_once(argv, booted_marker):
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    first_byte = None
+    booted = None
+    out = b""
+    os.set_blocking(proc.stdout.fileno(), True)
+    while True:
+        chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+        now = time.monotonic()
+        if not chunk:
+            break
+        if first_byte is None:
+            first_byte = now - start
+        out += chunk
+        if booted is None and booted_marker in out:
+            booted = now - start
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    exited = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "first_byte_ms": None if first_byte is None else first_byte * 1e3,
+        "booted_ms": None if booted is None else booted * 1e3,
+        "exit_ms": exited * 1e3,
+        "rss_kib": usage.ru_maxrss,
+        "status": proc.returncode,
+        "stderr": err.decode(errors="replace"),
+        "stdout": out.decode(errors="replace"),
+    }
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--skiff", default="build/skiff")
+    parser.add_argument("--guest", default="build/guest-images/testguest.elf")
+    parser.add_argument("--memory", type=int, default=64)
+    args = parser.parse_args()
+    marker = b"skiff-testguest: booted"
+
+    skiff_argv = [args.skiff, "--log-level", "debug", "run", "--kernel", args.guest,
+                  "--memory", str(args.memory), "--serial", "stdio"]
+    qemu = shutil.which("qemu-system-x86_64")
+    qemu_argv = [qemu, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(args.memory),
+                 "-smp", "1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                 "-serial", "stdio", "-kernel", args.guest] if qemu else None
+
+    results = {"skiff": [], "qemu": []}
+    for _ in range(args.runs):
+        r = run_once(skiff_argv, marker)
+        if r["status"] != 0 or r["booted_ms"] is None:
+            print("skiff run failed:\n" + r["stderr"] + r["stdout"], file=sys.stderr)
+            return 1
+        m = re.search(r"first KVM_RUN: ([0-9.]+) ms", r["stderr"])
+        r["first_run_ms"] = float(m.group(1)) if m else None
+        m = re.search(r"guest boot doorbell: ([0-9.]+) ms", r["stderr"])
+        r["doorbell_ms"] = float(m.group(1)) if m else None
+        m = re.search(r"peak RSS ([0-9]+) KiB, guest memory resident ([0-9]+) KiB", r["stderr"])
+        r["overhead_kib"] = int(m.group(1)) - int(m.group(2)) if m else None
+        results["skiff"].append(r)
+        if qemu_argv:
+            q = run_once(qemu_argv, marker)
+            if q["booted_ms"] is None:
+                print("qemu run did not boot the guest:\n" + q["stderr"] + q["stdout"], file=sys.stderr)
+                qemu_argv = None
+            else:
+                results["qemu"].append(q)
+
+    s = results["skiff"]
+    print(f"start-up, test guest, {args.memory} MiB, 1 vCPU, median of {len(s)} runs (ms from process start)")
+    print(f"{'metric':34} {'skiff':>10} {'qemu microvm':>14} {'qemu/skiff':>11}")
+    rows = [("first KVM_RUN", "first_run_ms"), ("boot doorbell", "doorbell_ms"),
+            ("first guest console byte", "first_byte_ms"), ("'booted' line", "booted_ms"),
+            ("process exit (guest shut down)", "exit_ms")]
+    q = results["qemu"]
+    for label, key in rows:
+        sv = median(r.get(key) for r in s)
+        qv = median(r.get(key) for r in q) if q and key in q[0] else float("nan")
+        ratio = qv / sv if sv == sv and qv == qv and sv > 0 else float("nan")
+        print(f"{label:34} {sv:10.2f} {qv:14.2f} {ratio:10.1f}x")
+    s_rss = median(r["rss_kib"] for r in s)
+    q_rss = median(r["rss_kib"] for r in q) if q else float("nan")
+    print(f"{'peak RSS (KiB)':34} {s_rss:10.0f} {q_rss:14.0f} {q_rss / s_rss:10.1f}x")
+    print(f"{'skiff RSS beyond guest memory (KiB)':34} {median(r['overhead_kib'] for r in s):10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

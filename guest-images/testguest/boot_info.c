@@ -1,0 +1,57 @@
+#include "boot_info.h"
+
+#include "firmware_scan.h"
+#include "string.h"
+#include "x86.h"
+
+static uint64_t read_u64(const uint8_t *base, uint64_t offset) {
+    uint64_t value;
+    memcpy(&value, base + offset, sizeof(value));
+    return value;
+}
+
+static uint32_t read_u32(const uint8_t *base, uint64_t offset) {
+    uint32_t value;
+    memcpy(&value, base + offset, sizeof(value));
+    return value;
+}
+
+static struct boot_info decode_pvh(uint64_t info_address) {
+    struct boot_info info = {.protocol = BOOT_PROTOCOL_PVH};
+    if (!physical_range_mapped(info_address, sizeof(struct hvm_start_info))) {
+        info.problem = "hvm_start_info outside the identity map";
+        return info;
+    }
+    const struct hvm_start_info *start_info = physical_pointer(info_address);
+    if (start_info->magic != HVM_START_INFO_MAGIC) {
+        info.problem = "bad hvm_start_info magic";
+        return info;
+    }
+    info.cmdline = start_info->cmdline_paddr;
+    info.rsdp = start_info->rsdp_paddr;
+    return info;
+}
+
+static struct boot_info decode_linux64(uint64_t info_address) {
+    struct boot_info info = {.protocol = BOOT_PROTOCOL_LINUX64};
+    if (info_address == 0 || !physical_range_mapped(info_address, BOOT_PARAMS_SIZE)) {
+        info.problem = "boot_params outside the identity map";
+        return info;
+    }
+    const uint8_t *zero_page = physical_pointer(info_address);
+    info.cmdline = (uint64_t)read_u32(zero_page, BOOT_PARAMS_EXT_CMD_LINE_PTR) << 32 |
+                   read_u32(zero_page, BOOT_PARAMS_CMD_LINE_PTR);
+    info.rsdp = read_u64(zero_page, BOOT_PARAMS_ACPI_RSDP_ADDR);
+    return info;
+}
+
+struct boot_info boot_info_decode(uint32_t protocol, uint64_t info_address) {
+    switch (protocol) {
+    case BOOT_PROTOCOL_PVH:
+        return decode_pvh(info_address);
+    case BOOT_PROTOCOL_LINUX64:
+        return decode_linux64(info_address);
+    default:
+        return (struct boot_info){.protocol = protocol, .problem = "unknown boot protocol"};
+    }
+}

@@ -1,0 +1,54 @@
+// The test guest's main program, at CPL3. Reports on the serial console,
+// each line starting with "skiff-testguest: ", which tests match on.
+// testguest.mode= on the command line selects what happens after the
+// report: shutdown (the default; i8042 reset), halt (spin at CPL3 until
+// the VMM is stopped from outside), fault (a page fault, to test crash
+// reporting).
+#include "boot_info.h"
+#include "cmdline.h"
+#include "console.h"
+#include "cpu_count.h"
+#include "firmware_scan.h"
+#include "machine.h"
+
+#include <stdint.h>
+
+__attribute__((noreturn)) void testguest_main(uint32_t protocol, uint64_t info_address);
+
+static struct cmdline cmdline;
+
+void testguest_main(uint32_t protocol, uint64_t info_address) {
+    console_init();
+    console_printf("skiff-testguest: booted\n");
+    machine_ring_doorbell();
+
+    const struct boot_info info = boot_info_decode(protocol, info_address);
+    if (info.problem != NULL) {
+        console_printf("skiff-testguest: boot information unusable: %s\n", info.problem);
+    }
+    console_printf("skiff-testguest: cpus=%u\n", cpu_count(info.rsdp));
+
+    cmdline_load(&cmdline, info.cmdline);
+    console_printf("skiff-testguest: cmdline=%s\n", cmdline.text);
+    if (cmdline.truncated) {
+        console_printf("skiff-testguest: command line truncated\n");
+    }
+
+    const struct cmdline_option *mode = cmdline_lookup(&cmdline, "testguest.mode");
+    if (cmdline_value_is(mode, "halt")) {
+        console_printf("skiff-testguest: halting\n");
+        machine_spin_forever();
+    }
+    if (cmdline_value_is(mode, "fault")) {
+        // Exercises the exception report and the VMM's handling of a guest
+        // that dies: reads the first address past the identity map.
+        console_printf("skiff-testguest: faulting\n");
+        (void)*(volatile const uint8_t *)(uintptr_t)IDENTITY_MAP_END;
+    }
+    if (mode != NULL && !cmdline_value_is(mode, "shutdown")) {
+        console_printf("skiff-testguest: unknown testguest.mode=%.*s\n", (int)mode->value_length,
+                       mode->value != NULL ? mode->value : "");
+    }
+    console_printf("skiff-testguest: shutting down\n");
+    machine_shutdown();
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages skiff needs to build and test, only those
+# missing. Safe to run repeatedly; quiet when nothing is missing.
+set -euo pipefail
+
+build_packages=(build-essential cmake pkg-config linux-libc-dev libspdlog-dev libfmt-dev
+    catch2 libcli11-dev nlohmann-json3-dev libfdt-dev)
+test_packages=(qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 iputils-ping
+    procps xz-utils)
+
+wanted=("${build_packages[@]}")
+case "${1:-all}" in
+    build) ;;
+    all) wanted+=("${test_packages[@]}") ;;
+    *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

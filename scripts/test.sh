@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds skiff and runs its whole test suite:
+#   1. unit tests and host-only integration tests (labels unit, host);
+#   2. tests that boot guests (label kvm): on this host when /dev/kvm works,
+#      otherwise inside a QEMU/TCG VM with nested SVM (tests/l1vm/run.sh);
+#   3. real Linux boots (label linux, slow), unless SKIFF_SKIP_LINUX=1.
+# Installs missing Debian packages first. Exit status: non-zero if any
+# test failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+scripts/install-deps.sh all
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+kvm_usable() { { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
+run_with_kvm() {
+    if kvm_usable; then
+        "$@"
+    else
+        echo "test.sh: /dev/kvm is not usable here: running inside tests/l1vm/run.sh" >&2
+        tests/l1vm/run.sh --cpus 2 --memory 4096 -- "$@"
+    fi
+}
+
+status=0
+ctest --test-dir build -L 'unit|host' --output-on-failure -j"$jobs" || status=1
+run_with_kvm ctest --test-dir "$top/build" -L kvm --output-on-failure || status=1
+
+if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
+    linux_dir=$(guest-images/linux/build-kernel.sh | tail -n 1)
+    export SKIFF_LINUX_DIR=$linux_dir
+    run_with_kvm ctest --test-dir "$top/build" -L linux --output-on-failure || status=1
+fi
+exit $status
