@@ -13,6 +13,7 @@ namespace skiff::layout {
 inline constexpr GuestAddress kGdt{0x500};          // boot GDT (4 entries)
 inline constexpr GuestAddress kIdt{0x520};          // empty boot IDT
 inline constexpr GuestAddress kPvhStartInfo{0x6000};  // hvm_start_info + module list
+inline constexpr GuestAddress kPvhModuleList{0x6040};  // hvm_modlist_entry[] (initrd)
 inline constexpr GuestAddress kPvhMemmap{0x6800};   // hvm_memmap_table_entry[]
 inline constexpr GuestAddress kZeroPage{0x7000};    // Linux boot_params
 inline constexpr GuestAddress kBootStack{0x8ff0};   // initial RSP for 64-bit entry

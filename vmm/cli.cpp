@@ -49,8 +49,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
 
     CLI::App* run = app.add_subcommand("run", "Boot a microVM and run it until it shuts down");
     run->footer(kExitStatusHelp);
-    run->add_option("--kernel", vm.kernel_path, "Kernel image: bzImage, or ELF (vmlinux, PVH)")
-        ->required()
+    run->add_option("--kernel", vm.kernel_path,
+                    "Kernel image: bzImage, or ELF (vmlinux, PVH); default: the embedded test guest")
         ->check(CLI::ExistingFile);
     std::string initrd;
     run->add_option("--initrd", initrd, "Initial ramdisk")->check(CLI::ExistingFile);

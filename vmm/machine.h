@@ -24,8 +24,10 @@ class Machine final {
 public:
     using Clock = std::chrono::steady_clock;
 
-    // Everything up to, not including, the first KVM_RUN.
-    static Result<std::unique_ptr<Machine>> build(const VmConfig& config, Clock::time_point process_start);
+    // Everything up to, not including, the first KVM_RUN. `default_kernel`
+    // is booted when the config names no kernel file.
+    static Result<std::unique_ptr<Machine>> build(const VmConfig& config, Clock::time_point process_start,
+                                                  std::span<const std::byte> default_kernel = {});
     ~Machine();
 
     // Starts the vCPU threads and runs the event loop (console input,

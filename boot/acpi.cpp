@@ -1,0 +1,214 @@
+// ACPI 6.5 tables; see acpi.h and acpi_tables.h.
+#include "boot/acpi.h"
+
+#include "boot/acpi_tables.h"
+#include "boot/aml.h"
+#include "boot/image_bytes.h"
+#include "boot/layout.h"
+
+#include <cstring>
+
+namespace skiff::boot {
+
+namespace {
+
+constexpr uint32_t kMaxCpuCount = 254;
+constexpr uint64_t kTableAlignment = 16;
+// The RSDP is 36 bytes; the other tables start at the next 64-byte mark.
+constexpr uint64_t kFirstTableOffset = 0x40;
+static_assert(kFirstTableOffset >= sizeof(acpi::Rsdp));
+constexpr uint8_t kDsdtRevision = 2;  // 2: AML integers are 64-bit
+constexpr uint8_t kFadtRevision = 6;
+constexpr uint8_t kFadtMinorVersion = 5;  // ACPI 6.5
+constexpr uint8_t kMadtRevision = 5;
+constexpr uint8_t kXsdtRevision = 1;
+constexpr uint8_t kRsdpRevision = 2;
+constexpr uint8_t kAllProcessors = 0xff;
+constexpr uint8_t kIsaBus = 0;
+constexpr uint8_t kTimerIrq = 0;
+constexpr uint32_t kTimerGsi = 2;
+constexpr uint8_t kNmiLint = 1;
+// No VGA; no CMOS RTC (skiff emulates none, so Linux should not probe one);
+// MSI stays allowed (PCI MSI-X) and, with no legacy device flags, Linux
+// leaves the i8042 to the reboot path (reboot=k) without probing it.
+constexpr uint16_t kBootArchitecture = acpi::kBootArchVgaNotPresent | acpi::kBootArchCmosRtcNotPresent;
+constexpr char kVirtioMmioHid[] = "LNRO0005";
+
+template <size_t N>
+void copy_text(char (&field)[N], const char (&text)[N + 1]) {
+    std::memcpy(field, text, N);
+}
+
+acpi::TableHeader table_header(const char (&signature)[5], uint8_t revision) {
+    acpi::TableHeader header{};
+    copy_text(header.signature, signature);
+    header.revision = revision;
+    copy_text(header.oem_id, "SKIFF ");
+    copy_text(header.oem_table_id, "SKIFFVM ");
+    header.oem_revision = 1;
+    copy_text(header.creator_id, "SKIF");
+    header.creator_revision = 1;
+    return header;
+}
+
+// Sets the header's length and checksum once the table is complete.
+void seal_table(std::vector<std::byte>& table) {
+    const auto length = static_cast<uint32_t>(table.size());
+    std::memcpy(table.data() + offsetof(acpi::TableHeader, length), &length, sizeof(length));
+    table[offsetof(acpi::TableHeader, checksum)] = std::byte{0};
+    table[offsetof(acpi::TableHeader, checksum)] = std::byte{checksum_for(table)};
+}
+
+// Tables go one after another, 16-byte aligned, inside the BIOS area.
+class TableArea {
+public:
+    TableArea(const GuestMemory& memory, GuestAddress start, GuestAddress end)
+        : memory_(memory), next_(start.value()), end_(end.value()) {}
+
+    Result<GuestAddress> place(const std::vector<std::byte>& table) {
+        const uint64_t address = (next_ + kTableAlignment - 1) & ~(kTableAlignment - 1);
+        if (address > end_ || table.size() > end_ - address) {
+            return Error::format("ACPI tables do not fit in the BIOS area ({:#x}-{:#x})", layout::kBiosRom.value(),
+                                 end_);
+        }
+        TRY(memory_.write(GuestAddress(address), table).context_error("writing ACPI tables"));
+        next_ = address + table.size();
+        return GuestAddress(address);
+    }
+
+private:
+    const GuestMemory& memory_;
+    uint64_t next_;
+    uint64_t end_;
+};
+
+Result<std::vector<std::byte>> build_dsdt(const AcpiConfig& config) {
+    auto definitions = TRY(dsdt_definitions(config));
+    std::vector<std::byte> table;
+    append_object(table, table_header("DSDT", kDsdtRevision));
+    for (uint8_t value : definitions) {
+        table.push_back(std::byte{value});
+    }
+    seal_table(table);
+    return table;
+}
+
+std::vector<std::byte> build_fadt(GuestAddress dsdt) {
+    acpi::Fadt fadt{};
+    fadt.header = table_header("FACP", kFadtRevision);
+    fadt.minor_version = kFadtMinorVersion;
+    fadt.flags = acpi::kFadtHardwareReduced;
+    fadt.iapc_boot_arch = kBootArchitecture;
+    // X_DSDT only: ACPI says OSPM ignores DSDT when X_DSDT is set.
+    fadt.x_dsdt = dsdt.value();
+    std::memcpy(&fadt.hypervisor_vendor_identity, "SKIFFVMM", sizeof(fadt.hypervisor_vendor_identity));
+    std::vector<std::byte> table;
+    append_object(table, fadt);
+    seal_table(table);
+    return table;
+}
+
+std::vector<std::byte> build_madt(uint32_t cpu_count) {
+    acpi::MadtHeader header{};
+    header.header = table_header("APIC", kMadtRevision);
+    header.local_apic_address = static_cast<uint32_t>(layout::kLocalApic.value());
+    header.flags = acpi::kMadtPcatCompat;
+    std::vector<std::byte> table;
+    append_object(table, header);
+    for (uint32_t index = 0; index < cpu_count; ++index) {
+        acpi::MadtLocalApic local{};
+        local.type = acpi::LocalApic;
+        local.length = sizeof(local);
+        local.processor_uid = static_cast<uint8_t>(index);
+        local.apic_id = static_cast<uint8_t>(index);
+        local.flags = acpi::kLocalApicEnabled;
+        append_object(table, local);
+    }
+    acpi::MadtIoApic ioapic{};
+    ioapic.type = acpi::IoApic;
+    ioapic.length = sizeof(ioapic);
+    ioapic.io_apic_id = static_cast<uint8_t>(cpu_count);
+    ioapic.address = static_cast<uint32_t>(layout::kIoapic.value());
+    ioapic.gsi_base = 0;
+    append_object(table, ioapic);
+    acpi::MadtInterruptOverride timer{};
+    timer.type = acpi::InterruptOverride;
+    timer.length = sizeof(timer);
+    timer.bus = kIsaBus;
+    timer.source = kTimerIrq;
+    timer.gsi = kTimerGsi;
+    append_object(table, timer);
+    acpi::MadtLocalApicNmi nmi{};
+    nmi.type = acpi::LocalApicNmi;
+    nmi.length = sizeof(nmi);
+    nmi.processor_uid = kAllProcessors;
+    nmi.lint = kNmiLint;
+    append_object(table, nmi);
+    seal_table(table);
+    return table;
+}
+
+std::vector<std::byte> build_xsdt(std::initializer_list<GuestAddress> tables) {
+    std::vector<std::byte> table;
+    append_object(table, table_header("XSDT", kXsdtRevision));
+    for (GuestAddress address : tables) {
+        append_object(table, address.value());
+    }
+    seal_table(table);
+    return table;
+}
+
+acpi::Rsdp build_rsdp(GuestAddress xsdt) {
+    acpi::Rsdp rsdp{};
+    copy_text(rsdp.signature, "RSD PTR ");
+    copy_text(rsdp.oem_id, "SKIFF ");
+    rsdp.revision = kRsdpRevision;
+    rsdp.length = sizeof(rsdp);
+    rsdp.xsdt_address = xsdt.value();
+    auto bytes = std::as_bytes(std::span(&rsdp, 1));
+    rsdp.checksum = checksum_for(bytes.first(acpi::kRsdpV1Length));
+    rsdp.extended_checksum = checksum_for(bytes);
+    return rsdp;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config) {
+    AmlBuilder system_bus;
+    for (size_t index = 0; index < config.virtio_mmio_devices.size(); ++index) {
+        const AcpiMmioDevice& device = config.virtio_mmio_devices[index];
+        if (device.size == 0 || !range_inside(device.base.value(), device.size, uint64_t{1} << 32)) {
+            return Error::format("virtio-mmio device {} at {:#x}+{:#x} is not inside the 32-bit address space", index,
+                                 device.base.value(), device.size);
+        }
+        if (index > 0xfff) {
+            return Error{"more than 4096 virtio-mmio devices"};
+        }
+        ResourceTemplate resources;
+        resources.memory32_fixed(MemoryAccess::ReadWrite, static_cast<uint32_t>(device.base.value()), device.size)
+            .interrupt(InterruptTrigger::Edge, InterruptPolarity::ActiveHigh, InterruptSharing::Exclusive, device.irq);
+        AmlBuilder body;
+        body.hid(kVirtioMmioHid).uid(index).crs(resources);
+        system_bus.device(fmt::format("V{:03X}", index), body);
+    }
+    AmlBuilder definitions;
+    definitions.scope("\\_SB_", system_bus);
+    return definitions.bytes();
+}
+
+Result<GuestAddress> write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config) {
+    if (config.cpu_count == 0 || config.cpu_count > kMaxCpuCount) {
+        return Error::format("ACPI MADT: {} vCPUs (must be 1 to {})", config.cpu_count, kMaxCpuCount);
+    }
+    const GuestAddress area_end = layout::kBiosRom + layout::kBiosRomSize;
+    TableArea area(memory, layout::kBiosRom + kFirstTableOffset, area_end);
+    const std::vector<std::byte> dsdt_table = TRY(build_dsdt(config));
+    const GuestAddress dsdt = TRY(area.place(dsdt_table));
+    const GuestAddress fadt = TRY(area.place(build_fadt(dsdt)));
+    const GuestAddress madt = TRY(area.place(build_madt(config.cpu_count)));
+    const GuestAddress xsdt = TRY(area.place(build_xsdt({fadt, madt})));
+    TRY(memory.write_object(layout::kBiosRom, build_rsdp(xsdt)).context_error("writing the ACPI RSDP"));
+    return layout::kBiosRom;
+}
+
+}  // namespace skiff::boot

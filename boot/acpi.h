@@ -1,0 +1,36 @@
+// ACPI tables for a hardware-reduced x86 microVM (ACPI 6.5): RSDP (revision
+// 2) at layout::kBiosRom where legacy scans find it, then XSDT, FADT
+// (revision 6, HW_REDUCED_ACPI), DSDT (AML from aml.h) and MADT (local APICs,
+// IOAPIC, ISA IRQ0 -> GSI 2 override, LINT1 NMI), all inside the BIOS area
+// [0xe0000, 0x100000) that the memory map reports as reserved.
+#pragma once
+
+#include "vmm/guest_memory.h"
+#include "vmm/result.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace skiff::boot {
+
+// A virtio-mmio device to describe in the DSDT (HID "LNRO0005", what
+// Linux's virtio_mmio driver matches), with an edge-triggered interrupt.
+struct AcpiMmioDevice {
+    GuestAddress base;
+    uint32_t size = 0;
+    uint32_t irq = 0;  // GSI
+};
+
+struct AcpiConfig {
+    uint32_t cpu_count = 1;  // 1..254: APIC IDs 0..n-1, the IOAPIC takes n
+    std::vector<AcpiMmioDevice> virtio_mmio_devices;
+};
+
+// Returns the RSDP address. Errors: cpu_count out of range, a device outside
+// the 32-bit space, or tables that would not fit in the BIOS area.
+[[nodiscard]] Result<GuestAddress> write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config);
+
+// The DSDT's AML term list (without the table header), for tests.
+[[nodiscard]] Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config);
+
+}  // namespace skiff::boot

@@ -1,0 +1,46 @@
+// Format detection for kernel images; the checks live in bzimage.cpp
+// (Linux boot.rst) and elf_kernel.cpp (ELF64 + Xen PVH note).
+#include "boot/kernel_image.h"
+
+#include "boot/image_bytes.h"
+
+#include <cstring>
+
+namespace skiff::boot {
+
+namespace {
+constexpr unsigned char kElfMagic[4] = {0x7f, 'E', 'L', 'F'};
+}  // namespace
+
+Result<KernelInfo> inspect_kernel(std::span<const std::byte> image) {
+    if (image.size() >= sizeof(kElfMagic) && std::memcmp(image.data(), kElfMagic, sizeof(kElfMagic)) == 0) {
+        return inspect_elf(image);
+    }
+    auto magic = read_at<uint32_t>(image, linux_boot::kSetupHeaderOffset + offsetof(linux_boot::SetupHeader, header));
+    if (magic && *magic == linux_boot::kHeaderMagic) {
+        return inspect_bzimage(image);
+    }
+    return Error::format(
+        "not a kernel skiff can boot ({} bytes): neither ELF magic nor a bzImage \"HdrS\" header at 0x202",
+        image.size());
+}
+
+std::string describe(const KernelInfo& kernel) {
+    if (kernel.format == KernelFormat::BzImage && kernel.bzimage) {
+        uint16_t version = kernel.bzimage->header.version;
+        return fmt::format("bzImage, boot protocol {}.{:02}", version >> 8, version & 0xff);
+    }
+    std::string text = "ELF64";
+    if (kernel.elf) {
+        text += fmt::format(", 64-bit entry {:#x}", kernel.elf->entry_physical.value());
+    }
+    if (kernel.pvh_entry) {
+        text += fmt::format(", PVH entry {:#x}", kernel.pvh_entry->value());
+    }
+    if (kernel.is_linux) {
+        text += ", Linux";
+    }
+    return text;
+}
+
+}  // namespace skiff::boot

@@ -1,0 +1,69 @@
+// Kernel image inspection: tells a Linux bzImage (Linux Documentation/arch/
+// x86/boot.rst, 64-bit boot protocol) from an ELF64 x86-64 kernel (a
+// vmlinux, or any ELF with a Xen PVH entry note), and checks everything the
+// loader will later rely on. Inspection never touches guest memory.
+#pragma once
+
+#include "boot/boot_params.h"
+#include "vmm/guest_memory.h"
+#include "vmm/result.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace skiff::boot {
+
+enum class KernelFormat { BzImage, Elf64 };
+
+// A checked bzImage: the setup header and where the protected-mode kernel
+// lies in the file.
+struct BzImageLayout {
+    linux_boot::SetupHeader header{};  // as in the file; bytes past its end are 0
+    uint64_t setup_header_size = 0;    // bytes of header the image holds, from 0x1f1
+    uint64_t kernel_offset = 0;        // file offset of the protected-mode kernel
+    uint64_t kernel_size = 0;          // syssize * 16
+};
+
+// One PT_LOAD segment; file and physical ranges are checked for overflow.
+struct ElfSegment {
+    uint64_t file_offset = 0;
+    uint64_t file_size = 0;
+    uint64_t memory_size = 0;       // >= file_size; the rest is zero-filled
+    GuestAddress physical_address;  // p_paddr: where the loader puts it
+    uint64_t virtual_address = 0;   // p_vaddr: where the kernel is linked
+};
+
+struct ElfLayout {
+    uint64_t entry = 0;             // e_entry as linked (may be a high virtual address)
+    GuestAddress entry_physical;    // e_entry translated through its segment
+    std::vector<ElfSegment> segments;
+};
+
+struct KernelInfo {
+    KernelFormat format = KernelFormat::BzImage;
+    // A bzImage, or an ELF carrying a note named "Linux": the kernel takes
+    // Linux command-line parameters.
+    bool is_linux = false;
+    // XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit PVH entry (ELF only).
+    std::optional<GuestAddress> pvh_entry;
+    std::optional<BzImageLayout> bzimage;  // set for KernelFormat::BzImage
+    std::optional<ElfLayout> elf;          // set for KernelFormat::Elf64
+};
+
+// Detects the format and checks the image. Errors are one line naming what
+// is wrong ("bzImage setup header: protected-mode kernel (... bytes at ...)
+// extends past the end of the 4096-byte file").
+[[nodiscard]] Result<KernelInfo> inspect_kernel(std::span<const std::byte> image);
+
+// "bzImage (boot protocol 2.15)", "ELF64 (PVH entry 0x1000200, 64-bit entry 0x1000000)".
+[[nodiscard]] std::string describe(const KernelInfo& kernel);
+
+// The two format-specific halves of inspect_kernel, for tests and fuzzers.
+[[nodiscard]] Result<KernelInfo> inspect_bzimage(std::span<const std::byte> image);
+[[nodiscard]] Result<KernelInfo> inspect_elf(std::span<const std::byte> image);
+
+}  // namespace skiff::boot

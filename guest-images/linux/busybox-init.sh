@@ -1,0 +1,76 @@
+#!/bin/sh
+# /init of the "busybox" initramfs (build-initramfs.sh busybox): mounts the
+# kernel file systems, loads the virtio modules packed into the image for the
+# running kernel (none for kernels with the drivers built in), configures the
+# network from a static `ip=` when the kernel did not, prints the marker line
+# and runs a shell on the console. When the shell exits the guest reboots
+# (with `reboot=k` that ends the VM).
+#
+# Kernel parameters read here:
+#   ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF   (static only)
+#   skiff.noshell   keep the guest up without reading the console
+/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+
+say() { echo "skiff-init: $*"; }
+
+modules=/lib/modules/$(uname -r)
+if [ -f "$modules/load-order" ]; then
+    while read -r module; do
+        insmod "$modules/$module" || say "insmod $module failed"
+    done <"$modules/load-order"
+fi
+
+cmdline=$(cat /proc/cmdline)
+ip_parameter=
+shell=yes
+for word in $cmdline; do
+    case "$word" in
+        ip=*) ip_parameter=${word#ip=} ;;
+        skiff.noshell) shell=no ;;
+    esac
+done
+
+# The kernel handles ip= itself when built with IP_PNP (the minimal kernel);
+# Debian's is not, so do what it would have done for a static address.
+configure_network() {
+    local client gateway netmask hostname device
+    IFS=: read -r client _ gateway netmask hostname device _ <<EOF
+$1
+EOF
+    device=${device:-eth0}
+    case "$client" in
+        ''|off|none|dhcp|bootp|rarp|any|on|both) return 0 ;;
+    esac
+    [ -e "/sys/class/net/$device" ] || { say "ip=: no device $device"; return 0; }
+    if ip -4 addr show dev "$device" | grep -q 'inet '; then
+        return 0  # the kernel configured it already
+    fi
+    [ -n "$hostname" ] && hostname "$hostname"
+    ifconfig "$device" "$client" ${netmask:+netmask "$netmask"} up
+    [ -n "$gateway" ] && route add default gw "$gateway" dev "$device"
+    say "configured $device as $client"
+}
+ifconfig lo 127.0.0.1 up
+[ -n "$ip_parameter" ] && configure_network "$ip_parameter"
+
+for device in /sys/class/net/*; do
+    name=${device##*/}
+    [ "$name" = lo ] && continue
+    say "$name $(cat "$device/address") $(ip -4 -o addr show dev "$name" | awk '{print $4}')"
+done
+echo "SKIFF-BUSYBOX-READY $(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+
+if [ "$shell" = yes ]; then
+    setsid cttyhack sh
+else
+    while :; do sleep 3600; done
+fi
+reboot -f

@@ -1,0 +1,220 @@
+#include "boot/acpi.h"
+#include "boot/acpi_tables.h"
+#include "boot/image_bytes.h"
+#include "boot/layout.h"
+#include "test_boot_images.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <map>
+
+using namespace skiff;
+using namespace skiff::boot;
+using namespace skiff::boot::testing;
+
+namespace {
+
+constexpr uint64_t kAreaStart = 0xe0000;
+constexpr uint64_t kAreaEnd = 0x100000;
+
+// A table read back and checked: signature, length inside the BIOS area,
+// checksum over `length` bytes.
+Image read_table(const GuestMemory& memory, uint64_t address, const char* signature) {
+    INFO("table " << signature << " at " << std::hex << address);
+    REQUIRE(address >= kAreaStart);
+    auto header = memory.read_object<acpi::TableHeader>(GuestAddress(address));
+    REQUIRE(header.ok());
+    CHECK(std::memcmp(header->signature, signature, 4) == 0);
+    REQUIRE(header->length >= sizeof(acpi::TableHeader));
+    REQUIRE(address + header->length <= kAreaEnd);
+    Image bytes(header->length);
+    REQUIRE(memory.read(GuestAddress(address), bytes).ok());
+    CHECK(byte_sum(bytes) == 0);
+    CHECK(std::memcmp(header->oem_id, "SKIFF ", 6) == 0);
+    return bytes;
+}
+
+struct ParsedAcpi {
+    uint64_t rsdp = 0;
+    std::map<std::string, Image> tables;  // by signature
+    std::map<std::string, uint64_t> addresses;
+};
+
+// Finds the RSDP as Linux's acpi_find_root_pointer() does in the BIOS area
+// (16-byte steps from 0xe0000, signature then checksums), then follows the
+// XSDT and the FADT's X_DSDT.
+ParsedAcpi parse(const GuestMemory& memory) {
+    ParsedAcpi parsed;
+    for (uint64_t address = kAreaStart; address < kAreaEnd; address += 16) {
+        Image signature(8);
+        REQUIRE(memory.read(GuestAddress(address), signature).ok());
+        if (std::memcmp(signature.data(), "RSD PTR ", 8) != 0) {
+            continue;
+        }
+        Image v1(acpi::kRsdpV1Length);
+        REQUIRE(memory.read(GuestAddress(address), v1).ok());
+        if (byte_sum(v1) == 0) {
+            parsed.rsdp = address;
+            break;
+        }
+    }
+    REQUIRE(parsed.rsdp != 0);
+    auto rsdp = memory.read_object<acpi::Rsdp>(GuestAddress(parsed.rsdp));
+    REQUIRE(rsdp.ok());
+    CHECK(rsdp->revision == 2);
+    CHECK(rsdp->length == sizeof(acpi::Rsdp));
+    Image full(sizeof(acpi::Rsdp));
+    REQUIRE(memory.read(GuestAddress(parsed.rsdp), full).ok());
+    CHECK(byte_sum(full) == 0);
+
+    Image xsdt = read_table(memory, rsdp->xsdt_address, "XSDT");
+    parsed.tables["XSDT"] = xsdt;
+    parsed.addresses["XSDT"] = rsdp->xsdt_address;
+    for (uint64_t offset = sizeof(acpi::TableHeader); offset + 8 <= xsdt.size(); offset += 8) {
+        const auto address = get<uint64_t>(xsdt, offset);
+        auto header = memory.read_object<acpi::TableHeader>(GuestAddress(address));
+        REQUIRE(header.ok());
+        std::string signature(header->signature, 4);
+        parsed.tables[signature] = read_table(memory, address, signature.c_str());
+        parsed.addresses[signature] = address;
+    }
+    REQUIRE(parsed.tables.count("FACP") == 1);
+    const auto fadt = get<acpi::Fadt>(parsed.tables["FACP"], 0);
+    parsed.tables["DSDT"] = read_table(memory, fadt.x_dsdt, "DSDT");
+    parsed.addresses["DSDT"] = fadt.x_dsdt;
+    return parsed;
+}
+
+struct MadtSummary {
+    std::vector<acpi::MadtLocalApic> local_apics;
+    std::vector<acpi::MadtIoApic> ioapics;
+    std::vector<acpi::MadtInterruptOverride> overrides;
+    std::vector<acpi::MadtLocalApicNmi> nmis;
+};
+
+MadtSummary walk_madt(const Image& madt) {
+    MadtSummary summary;
+    uint64_t offset = sizeof(acpi::MadtHeader);
+    while (offset < madt.size()) {
+        REQUIRE(offset + 2 <= madt.size());
+        const auto type = static_cast<uint8_t>(madt[offset]);
+        const auto length = static_cast<uint8_t>(madt[offset + 1]);
+        REQUIRE(length >= 2);
+        REQUIRE(offset + length <= madt.size());
+        switch (type) {
+            case acpi::LocalApic:
+                REQUIRE(length == sizeof(acpi::MadtLocalApic));
+                summary.local_apics.push_back(get<acpi::MadtLocalApic>(madt, offset));
+                break;
+            case acpi::IoApic:
+                REQUIRE(length == sizeof(acpi::MadtIoApic));
+                summary.ioapics.push_back(get<acpi::MadtIoApic>(madt, offset));
+                break;
+            case acpi::InterruptOverride:
+                REQUIRE(length == sizeof(acpi::MadtInterruptOverride));
+                summary.overrides.push_back(get<acpi::MadtInterruptOverride>(madt, offset));
+                break;
+            case acpi::LocalApicNmi:
+                REQUIRE(length == sizeof(acpi::MadtLocalApicNmi));
+                summary.nmis.push_back(get<acpi::MadtLocalApicNmi>(madt, offset));
+                break;
+            default: FAIL("unexpected MADT entry type " << int(type));
+        }
+        offset += length;
+    }
+    CHECK(offset == madt.size());
+    return summary;
+}
+
+}  // namespace
+
+TEST_CASE("ACPI tables parse like a guest parses them", "[boot]") {
+    const uint32_t cpu_count = GENERATE(1u, 4u, 254u);
+    GuestMemory memory = make_memory(4 * 1024 * 1024);
+    AcpiConfig config;
+    config.cpu_count = cpu_count;
+    config.virtio_mmio_devices = {{GuestAddress(0xd0001000), 0x1000, 5}, {GuestAddress(0xd0002000), 0x1000, 6}};
+    auto rsdp = write_acpi_tables(memory, config);
+    REQUIRE(rsdp.ok());
+    CHECK(*rsdp == layout::kBiosRom);
+
+    ParsedAcpi parsed = parse(memory);
+    CHECK(parsed.rsdp == rsdp->value());
+    CHECK(parsed.tables.size() == 4);  // XSDT, FACP, APIC, DSDT
+    for (const auto& [signature, address] : parsed.addresses) {
+        CHECK(address % 16 == 0);
+    }
+
+    const auto fadt = get<acpi::Fadt>(parsed.tables["FACP"], 0);
+    CHECK(fadt.header.revision == 6);
+    CHECK(fadt.header.length == 276);
+    CHECK((fadt.flags & acpi::kFadtHardwareReduced) != 0);
+    CHECK((fadt.iapc_boot_arch & acpi::kBootArchVgaNotPresent) != 0);
+    CHECK((fadt.iapc_boot_arch & acpi::kBootArchMsiNotSupported) == 0);
+    CHECK(fadt.dsdt == 0);
+    CHECK(fadt.x_dsdt == parsed.addresses["DSDT"]);
+
+    const Image& dsdt = parsed.tables["DSDT"];
+    CHECK(get<acpi::TableHeader>(dsdt, 0).revision == 2);
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    Image expected_body(definitions->size());
+    std::memcpy(expected_body.data(), definitions->data(), definitions->size());
+    CHECK(Image(dsdt.begin() + sizeof(acpi::TableHeader), dsdt.end()) == expected_body);
+    // A scope, then the two devices with their _HID strings.
+    CHECK(static_cast<uint8_t>(dsdt[sizeof(acpi::TableHeader)]) == 0x10);
+    std::string text(reinterpret_cast<const char*>(dsdt.data()), dsdt.size());
+    CHECK(text.find("V000") != std::string::npos);
+    CHECK(text.find("V001") != std::string::npos);
+    CHECK(text.find("LNRO0005") != std::string::npos);
+
+    const Image& madt_bytes = parsed.tables["APIC"];
+    const auto madt = get<acpi::MadtHeader>(madt_bytes, 0);
+    CHECK(madt.local_apic_address == layout::kLocalApic.value());
+    CHECK((madt.flags & acpi::kMadtPcatCompat) != 0);
+    MadtSummary summary = walk_madt(madt_bytes);
+    REQUIRE(summary.local_apics.size() == cpu_count);
+    for (uint32_t index = 0; index < cpu_count; ++index) {
+        CHECK(summary.local_apics[index].apic_id == index);
+        CHECK(summary.local_apics[index].processor_uid == index);
+        CHECK(summary.local_apics[index].flags == acpi::kLocalApicEnabled);
+    }
+    REQUIRE(summary.ioapics.size() == 1);
+    CHECK(summary.ioapics[0].io_apic_id == cpu_count);
+    CHECK(summary.ioapics[0].address == layout::kIoapic.value());
+    CHECK(summary.ioapics[0].gsi_base == 0);
+    REQUIRE(summary.overrides.size() == 1);
+    CHECK(summary.overrides[0].bus == 0);
+    CHECK(summary.overrides[0].source == 0);
+    CHECK(summary.overrides[0].gsi == 2);
+    REQUIRE(summary.nmis.size() == 1);
+    CHECK(summary.nmis[0].lint == 1);
+    CHECK(summary.nmis[0].processor_uid == 0xff);
+}
+
+TEST_CASE("the DSDT without devices is an empty \\_SB scope", "[boot]") {
+    auto definitions = dsdt_definitions(AcpiConfig{});
+    REQUIRE(definitions.ok());
+    CHECK(*definitions == std::vector<uint8_t>{0x10, 0x06, 0x5c, '_', 'S', 'B', '_'});
+}
+
+TEST_CASE("write_acpi_tables rejects what it cannot describe", "[boot]") {
+    GuestMemory memory = make_memory(4 * 1024 * 1024);
+    AcpiConfig config;
+    for (uint32_t count : {0u, 255u}) {
+        config.cpu_count = count;
+        auto result = write_acpi_tables(memory, config);
+        REQUIRE_FALSE(result.ok());
+        CHECK(one_line(result.error().message));
+    }
+    config.cpu_count = 1;
+    config.virtio_mmio_devices = {{GuestAddress(0xfffff000), 0x2000, 5}};
+    CHECK_THAT(write_acpi_tables(memory, config).error().message, Catch::Contains("32-bit"));
+    config.virtio_mmio_devices.assign(3000, AcpiMmioDevice{GuestAddress(0xd0001000), 0x1000, 5});
+    CHECK_THAT(write_acpi_tables(memory, config).error().message, Catch::Contains("do not fit"));
+
+    auto no_bios_area = GuestMemory::create({{GuestAddress(0), 0x80000}});
+    REQUIRE(no_bios_area.ok());
+    CHECK_FALSE(write_acpi_tables(*no_bios_area, AcpiConfig{}).ok());
+}
