@@ -30,7 +30,9 @@ constexpr uint64_t kPresent = 1u << 0;
 constexpr uint64_t kWritable = 1u << 1;
 constexpr uint64_t kLargePage = 1u << 7;
 constexpr uint16_t kEmptyIdtLimit = 7;  // one null gate: any interrupt faults, as it should before the kernel's IDT
-constexpr uint64_t kReservedFlags = 0x2;  // RFLAGS bit 1 is always set
+constexpr uint64_t kReservedFlags = 0x2;
+constexpr uint32_t kPvhTssLimit = 0x67;  // the size of a 32-bit TSS, minus one
+constexpr uint8_t kBusyTss32 = 11;  // RFLAGS bit 1 is always set
 
 static_assert(layout::kGdt.value() + kGdtEntries * 8 <= layout::kIdt.value(), "the GDT must not reach the IDT");
 static_assert(layout::kPd.value() + kPageDirectories * kPageSize <= layout::kCmdline.value(),
@@ -122,6 +124,12 @@ void initial_registers(const BootSetup& setup, kvm_regs& registers, kvm_sregs& s
         special.cr4 = 0;
         special.efer = 0;
         registers.rbx = setup.boot_info.value();
+        // The PVH ABI asks for an active 32-bit TSS with base 0, limit 0x67
+        // in TR (the guest never switches tasks through it).
+        special.tr = kvm_segment{};
+        special.tr.limit = kPvhTssLimit;
+        special.tr.type = kBusyTss32;
+        special.tr.present = 1;
     }
 }
 

@@ -48,8 +48,9 @@ inline constexpr uint64_t kEferLongModeActive = 1u << 10;
 [[nodiscard]] Result<void> write_boot_structures(const GuestMemory& memory);
 
 // Fills the boot vCPU's registers for `setup`. `special` should hold the
-// vCPU's current special registers (KVM_GET_SREGS): fields the boot entry
-// does not define (TR, LDT, APIC base, ...) are kept.
+// vCPU's current special registers (KVM_GET_SREGS): fields the entry does
+// not define are kept (LDT, APIC base, ...; TR too for Linux64, while PVH
+// gets the 32-bit TSS its ABI names).
 void initial_registers(const BootSetup& setup, kvm_regs& registers, kvm_sregs& special);
 
 }  // namespace skiff::boot

@@ -137,19 +137,21 @@ Result<ElfSegment> check_load_segment(const Elf64_Phdr& program, size_t index, u
     return segment;
 }
 
-// e_entry is a link address: for vmlinux a high virtual one. Translate it
-// with the offset of the segment that contains it; an entry already inside a
-// segment's physical range is taken as physical.
+// e_entry is a link address. Linux puts a physical one there, but older
+// vmlinux files and other kernels use the high virtual link address: an entry
+// inside some segment's physical range is taken as it is, otherwise it is
+// translated with the offset of the segment whose virtual range holds it.
+// (Physical first: vmlinux's per-CPU segment is linked at virtual 0.)
 Result<GuestAddress> physical_entry(const ElfLayout& layout) {
-    for (const ElfSegment& segment : layout.segments) {
-        if (layout.entry >= segment.virtual_address && layout.entry - segment.virtual_address < segment.memory_size) {
-            return GuestAddress(segment.physical_address.value() + (layout.entry - segment.virtual_address));
-        }
-    }
     for (const ElfSegment& segment : layout.segments) {
         if (layout.entry >= segment.physical_address.value() &&
             layout.entry - segment.physical_address.value() < segment.memory_size) {
             return GuestAddress(layout.entry);
+        }
+    }
+    for (const ElfSegment& segment : layout.segments) {
+        if (layout.entry >= segment.virtual_address && layout.entry - segment.virtual_address < segment.memory_size) {
+            return GuestAddress(segment.physical_address.value() + (layout.entry - segment.virtual_address));
         }
     }
     return Error::format("ELF entry point {:#x} lies outside every loadable segment", layout.entry);

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if { exec 3<>/dev/kvm; } 2>/dev/null; then
+if [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null; then
     exec 3>&-
     scripts/install-deps.sh build
     wrap=()

@@ -15,7 +15,7 @@ scripts/install-deps.sh all
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
-kvm_usable() { { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
+kvm_usable() { [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
 run_with_kvm() {
     if kvm_usable; then
         "$@"

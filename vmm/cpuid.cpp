@@ -170,26 +170,6 @@ uint32_t cpuid_register(const kvm_cpuid_entry2& entry, CpuidRegister reg) {
     return entry.edx;
 }
 
-KvmCpuid2Buffer::KvmCpuid2Buffer(std::span<const kvm_cpuid_entry2> entries)
-    : size_bytes_(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2)) {
-    // One allocation for header and entries; the objects are created in it
-    // explicitly (placement new, uninitialized_copy) before any use.
-    void* storage = ::operator new(size_bytes_, std::align_val_t{alignof(kvm_cpuid2)});
-    kvm_cpuid2* header = new (storage) kvm_cpuid2{};
-    header->nent = static_cast<uint32_t>(entries.size());
-    std::uninitialized_copy(entries.begin(), entries.end(), header->entries);
-    buffer_.reset(header);
-}
-
-void KvmCpuid2Buffer::Release::operator()(kvm_cpuid2* buffer) const {
-    // Header and entries are trivially destructible: only the storage goes.
-    ::operator delete(static_cast<void*>(buffer), std::align_val_t{alignof(kvm_cpuid2)});
-}
-
-std::span<const kvm_cpuid_entry2> KvmCpuid2Buffer::entries() const {
-    return {buffer_->entries, buffer_->nent};
-}
-
 kvm_cpuid_entry2* CpuidTable::find(uint32_t function, uint32_t index) {
     for (kvm_cpuid_entry2& entry : entries_) {
         if (answers(entry, function, index)) {

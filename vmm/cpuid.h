@@ -30,25 +30,6 @@ struct CpuidBit {
 [[nodiscard]] uint32_t& cpuid_register(kvm_cpuid_entry2& entry, CpuidRegister reg);
 [[nodiscard]] uint32_t cpuid_register(const kvm_cpuid_entry2& entry, CpuidRegister reg);
 
-// Owns a kvm_cpuid2 header followed by its entries in one allocation, as
-// KVM_SET_CPUID2 reads it. Move-only.
-class KvmCpuid2Buffer final {
-public:
-    explicit KvmCpuid2Buffer(std::span<const kvm_cpuid_entry2> entries);
-
-    [[nodiscard]] kvm_cpuid2* get() { return buffer_.get(); }
-    [[nodiscard]] const kvm_cpuid2* get() const { return buffer_.get(); }
-    [[nodiscard]] size_t size_bytes() const { return size_bytes_; }
-    [[nodiscard]] std::span<const kvm_cpuid_entry2> entries() const;
-
-private:
-    struct Release {
-        void operator()(kvm_cpuid2* buffer) const;
-    };
-    std::unique_ptr<kvm_cpuid2, Release> buffer_;
-    size_t size_bytes_ = 0;
-};
-
 // A CPUID table. An entry whose flags have KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 // answers one subleaf; one without answers every subleaf of its leaf.
 class CpuidTable {
@@ -85,7 +66,6 @@ public:
     // Keeps only `mask` in one register (an allow-list), same scope rules.
     void keep_bits(uint32_t function, std::optional<uint32_t> index, CpuidRegister reg, uint32_t mask);
 
-    [[nodiscard]] KvmCpuid2Buffer to_kvm_cpuid2() const { return KvmCpuid2Buffer(entries_); }
 
 private:
     std::vector<kvm_cpuid_entry2> entries_;

@@ -366,7 +366,8 @@ Result<bool> host_compare_exchange(std::byte* host, std::span<std::byte> expecte
 
 Result<Completion> complete_instruction(std::span<const uint8_t> instruction_bytes, VcpuState& state,
                                         GuestAccess& access) {
-    std::span<const uint8_t> bytes = instruction_bytes.first(std::min(instruction_bytes.size(), x86::kMaxInstructionLength));
+    std::span<const uint8_t> bytes =
+        instruction_bytes.first(std::min(instruction_bytes.size(), x86::kMaxInstructionLength));
     VcpuState original = state;
     auto result = complete_decoded(bytes, state, access);
     if (!result.ok()) {

@@ -101,7 +101,7 @@ inline constexpr uint8_t kVectorFloatingPointError = 16;
 // looked at, never beyond the span) and completes the instruction on
 // `state` and guest memory. Error for anything not listed above, outside
 // 64-bit mode, for truncated bytes and when the memory operand cannot be
-// accessed.
+// accessed; on error `state` is as it was.
 [[nodiscard]] Result<Completion> complete_instruction(std::span<const uint8_t> instruction_bytes, VcpuState& state,
                                                       GuestAccess& access);
 

@@ -1,6 +1,7 @@
 #include "vmm/kvm.h"
 
 #include "boot/layout.h"
+#include "vmm/kvm_abi.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -15,8 +16,8 @@ namespace {
 constexpr int kKvmApiVersion = 12;
 constexpr uint32_t kMaxCpuidEntries = 256;
 
-// Buffer for the variable-length structs of the KVM API (kvm_cpuid2,
-// kvm_msrs, ...): header plus `count` trailing entries, suitably aligned.
+// Buffer for the variable-length structs of the KVM API: a C-layout header
+// (vmm/kvm_abi.h) with `count` entries right after it, 8-byte aligned.
 template <typename Header, typename Entry>
 class FlexibleBuffer {
 public:
@@ -95,9 +96,9 @@ Result<size_t> Kvm::vcpu_mmap_size() const {
 }
 
 Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
-    FlexibleBuffer<kvm_cpuid2, kvm_cpuid_entry2> buffer(kMaxCpuidEntries);
+    FlexibleBuffer<kvm_abi::Cpuid2Header, kvm_cpuid_entry2> buffer(kMaxCpuidEntries);
     buffer.header()->nent = kMaxCpuidEntries;
-    TRY(ioctl_checked(fd_.get(), KVM_GET_SUPPORTED_CPUID, buffer.header(), "KVM_GET_SUPPORTED_CPUID"));
+    TRY(ioctl_checked(fd_.get(), kvm_abi::kGetSupportedCpuid, buffer.header(), "KVM_GET_SUPPORTED_CPUID"));
     return std::vector<kvm_cpuid_entry2>(buffer.entries(), buffer.entries() + buffer.header()->nent);
 }
 
@@ -223,17 +224,17 @@ Result<void> VcpuFd::set_events(const kvm_vcpu_events& events) const {
 }
 
 Result<void> VcpuFd::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
-    FlexibleBuffer<kvm_cpuid2, kvm_cpuid_entry2> buffer(entries.size());
+    FlexibleBuffer<kvm_abi::Cpuid2Header, kvm_cpuid_entry2> buffer(entries.size());
     buffer.header()->nent = static_cast<uint32_t>(entries.size());
     std::memcpy(buffer.entries(), entries.data(), entries.size_bytes());
-    return ioctl_checked(fd_.get(), KVM_SET_CPUID2, buffer.header(), "KVM_SET_CPUID2");
+    return ioctl_checked(fd_.get(), kvm_abi::kSetCpuid2, buffer.header(), "KVM_SET_CPUID2");
 }
 
 Result<void> VcpuFd::set_msrs(const std::vector<kvm_msr_entry>& entries) const {
-    FlexibleBuffer<kvm_msrs, kvm_msr_entry> buffer(entries.size());
+    FlexibleBuffer<kvm_abi::MsrsHeader, kvm_msr_entry> buffer(entries.size());
     buffer.header()->nmsrs = static_cast<uint32_t>(entries.size());
     std::memcpy(buffer.entries(), entries.data(), entries.size() * sizeof(kvm_msr_entry));
-    int written = ::ioctl(fd_.get(), KVM_SET_MSRS, buffer.header());
+    int written = ::ioctl(fd_.get(), kvm_abi::kSetMsrs, buffer.header());
     if (written < 0) {
         return errno_error("KVM_SET_MSRS");
     }

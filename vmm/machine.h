@@ -7,6 +7,7 @@
 #include "devices/legacy/serial_8250.h"
 #include "vmm/bus.h"
 #include "vmm/console.h"
+#include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"

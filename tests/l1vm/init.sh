@@ -47,10 +47,12 @@ mark "required modules loaded"
 load_modules O &
 optional_modules=$!
 
-# msize bounds each 9p message; 512 KiB keeps large reads to few round trips.
-p9="trans=virtio,version=9p2000.L,msize=524288"
+# msize bounds each 9p message; 512000 is the most virtio transport allows.
+p9="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$p9,cache=none" l1ctl /ctl || fail "mount the control share"
 [ -r /ctl/config ] || fail "no /ctl/config"
+share_count=0 stdout_tty=0 stderr_tty=0 tty_rows='' tty_cols=''
+# shellcheck source=/dev/null # written by run.sh for each run
 . /ctl/config
 
 [ -c /dev/kvm ] || fail "/dev/kvm did not appear after loading kvm-amd"
@@ -76,7 +78,7 @@ if [ -d /host/var/tmp ]; then
     mount -t tmpfs -o mode=1777 tmpfs /host/var/tmp || fail "mount /host/var/tmp"
 fi
 # Shares last: one may lie under /tmp or /run, just mounted as tmpfs.
-i=1
+i=1 path=''
 while [ "$i" -le "$share_count" ]; do
     eval "path=\$share_$i"
     mkdir -p "/host$path" 2>/dev/null
@@ -131,8 +133,10 @@ exec 3>&- 4>&-
 # A daemon the command left behind may hold the pipes open: the cats have
 # already forwarded what they read, so stop waiting for them after 2 s.
 if [ -n "$cat_pids" ]; then
+    # shellcheck disable=SC2086 # a list of pids
     (sleep 2; kill $cat_pids) 2>/dev/null &
     watchdog=$!
+    # shellcheck disable=SC2086
     wait $cat_pids
     kill "$watchdog" 2>/dev/null
 fi

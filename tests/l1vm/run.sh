@@ -92,6 +92,7 @@ install_missing_packages() {
     dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
         missing+=(busybox-static)
     command -v cpio >/dev/null || missing+=(cpio)
+    command -v xz >/dev/null || missing+=(xz-utils) # to extract the ELF kernel
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "l1vm: installing ${missing[*]}" >&2
     local sudo=()
@@ -266,12 +267,21 @@ write_command_script() {
 cleanup_paths=()
 qemu_pid=
 sleep_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
 on_exit() {
+    set +e # a process already gone must not stop the clean-up half-way
     # disown: no "Killed" job report from bash.
-    [ -n "$qemu_pid" ] && disown "$qemu_pid" 2>/dev/null && kill -KILL "$qemu_pid" 2>/dev/null
-    [ -n "$sleep_pid" ] && disown "$sleep_pid" 2>/dev/null && kill "$sleep_pid" 2>/dev/null
-    [ ${#cleanup_paths[@]} -gt 0 ] && rm -rf "${cleanup_paths[@]}"
-    return 0
+    if [ -n "$qemu_pid" ]; then
+        disown "$qemu_pid" 2>/dev/null
+        kill -KILL "$qemu_pid" 2>/dev/null
+    fi
+    if [ -n "$sleep_pid" ]; then
+        disown "$sleep_pid" 2>/dev/null
+        kill "$sleep_pid" 2>/dev/null
+    fi
+    if [ ${#cleanup_paths[@]} -gt 0 ]; then
+        rm -rf "${cleanup_paths[@]}"
+    fi
 }
 trap on_exit EXIT
 trap 'echo "l1vm: interrupted" >&2; exit 130' INT
@@ -332,7 +342,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/l1vm.XXXXXX")
 cleanup_paths+=("$work")
 write_command_script "$work/command.sh"
-stdout_tty=0 stderr_tty=0 tty_rows= tty_cols=
+stdout_tty=0 stderr_tty=0 tty_rows='' tty_cols=''
 if [ -t 1 ]; then
     stdout_tty=1
     read -r tty_rows tty_cols < <(stty size 2>/dev/null) || true
@@ -354,6 +364,7 @@ cpu_model=EPYC,+svm,+npt
 for feature in rdseed sha-ni fxsr-opt misalignsse 3dnowprefetch osvw topoext nrip-save xsavec; do
     cpu_model+=,-$feature
 done
+# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 qemu_args=(
     -nodefaults -no-user-config -display none -monitor none -no-reboot
     -machine q35 -accel tcg,thread=multi -cpu "$cpu_model"
@@ -398,15 +409,15 @@ timed_out=0
 if [ "$finished" = "$sleep_pid" ]; then
     timed_out=1
     sleep_pid=
-    kill -TERM "$qemu_pid" 2>/dev/null
+    kill -TERM "$qemu_pid" 2>/dev/null || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         kill -0 "$qemu_pid" 2>/dev/null || break
         sleep 0.5
     done
-    kill -KILL "$qemu_pid" 2>/dev/null
+    kill -KILL "$qemu_pid" 2>/dev/null || true
     wait "$qemu_pid" 2>/dev/null || true
 else
-    kill "$sleep_pid" 2>/dev/null
+    kill "$sleep_pid" 2>/dev/null || true
     wait "$sleep_pid" 2>/dev/null || true
     sleep_pid=
 fi
@@ -443,7 +454,8 @@ if [ "$qemu_status" != 0 ]; then
     exit "$exit_harness"
 fi
 if grep -q '^l1vm-init: FAILED' "$work/console.log"; then
-    echo "l1vm: the L1 VM could not set itself up: $(grep '^l1vm-init: FAILED' "$work/console.log" | head -n 1)" >&2
+    reason=$(grep -m 1 '^l1vm-init: FAILED' "$work/console.log")
+    echo "l1vm: the L1 VM could not set itself up: ${reason#l1vm-init: FAILED: }" >&2
     show_console
     exit "$exit_setup_failed"
 fi

@@ -171,4 +171,9 @@ TEST_CASE("initial_registers for the PVH entry", "[boot]") {
     CHECK(special.cs.db == 1);
     CHECK(special.cs.l == 0);
     check_data_segments(special);
+    CHECK(special.tr.base == 0);
+    CHECK(special.tr.limit == 0x67);
+    CHECK(special.tr.type == 11);  // busy 32-bit TSS
+    CHECK(special.tr.present == 1);
+    CHECK(special.tr.s == 0);
 }

@@ -166,9 +166,11 @@ TEST_CASE("inspect_kernel reads a 4-byte PVH note and identity-linked entries", 
     CHECK(info->elf->entry_physical.value() == 0x100010);
 }
 
-TEST_CASE("inspect_kernel translates a physical e_entry outside the virtual ranges", "[boot]") {
+TEST_CASE("inspect_kernel takes a physical e_entry as it is, as Linux 6.x writes it", "[boot]") {
     ElfSpec spec;
-    spec.segments = {{0x1000000, 0xffffffff81000000, 0x1000, 0x1000}};
+    // Like vmlinux: text linked high, a per-CPU segment linked at virtual 0
+    // whose virtual range covers the physical entry address.
+    spec.segments = {{0x1000000, 0xffffffff81000000, 0x1000, 0x1000}, {0x3000000, 0x0, 0x100, 0x2000000}};
     spec.entry = 0x1000200;
     auto info = inspect_kernel(make_elf(spec));
     REQUIRE(info.ok());

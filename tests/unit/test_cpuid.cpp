@@ -94,23 +94,6 @@ TEST_CASE("CpuidTable finds by leaf and, where significant, subleaf", "[x86]") {
     CHECK_FALSE(table.bit({0x12345, 0, CpuidRegister::Eax, 0}).has_value());
 }
 
-TEST_CASE("kvm_cpuid2 buffer holds the header and every entry", "[x86]") {
-    CpuidTable table = supported_amd();
-    skiff::KvmCpuid2Buffer buffer = table.to_kvm_cpuid2();
-    REQUIRE(buffer.get() != nullptr);
-    CHECK(buffer.get()->nent == table.size());
-    CHECK(buffer.size_bytes() == sizeof(kvm_cpuid2) + table.size() * sizeof(kvm_cpuid_entry2));
-    REQUIRE(buffer.entries().size() == table.size());
-    CHECK(std::memcmp(buffer.entries().data(), table.entries().data(), table.size() * sizeof(kvm_cpuid_entry2)) == 0);
-
-    skiff::KvmCpuid2Buffer moved = std::move(buffer);
-    CHECK(moved.get()->entries[3].function == table.entries()[3].function);
-
-    skiff::KvmCpuid2Buffer empty = CpuidTable().to_kvm_cpuid2();
-    CHECK(empty.get()->nent == 0);
-    CHECK(empty.entries().empty());
-}
-
 TEST_CASE("filter_for_vcpu writes identity and topology", "[x86]") {
     const CpuidTable supported = supported_amd();
     CpuidTable table = skiff::filter_for_vcpu(supported, {}, 2, 4);
@@ -234,7 +217,8 @@ TEST_CASE("host template changes nothing", "[x86]") {
     REQUIRE(skiff::apply_template(table, skiff::CpuTemplate::Host).ok());
     CpuidTable original = supported_amd();
     REQUIRE(table.size() == original.size());
-    CHECK(std::memcmp(table.entries().data(), original.entries().data(), table.size() * sizeof(kvm_cpuid_entry2)) == 0);
+    CHECK(std::memcmp(table.entries().data(), original.entries().data(),
+                      table.size() * sizeof(kvm_cpuid_entry2)) == 0);
     CpuidTable empty;
     CHECK(skiff::apply_template(empty, skiff::CpuTemplate::Host).ok());
 }

@@ -7,6 +7,7 @@
 #include "boot/loader.h"
 #include "boot/mptable.h"
 #include "devices/legacy/i8042.h"
+#include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
 #include "vmm/file_reader.h"
@@ -78,13 +79,6 @@ QuirkMode to_quirk_mode(HostQuirkChoice choice) {
     return QuirkMode::Auto;
 }
 
-std::string append_words(const std::string& cmdline, const std::string& extra) {
-    if (extra.empty()) {
-        return cmdline;
-    }
-    return cmdline.empty() ? extra : cmdline + " " + extra;
-}
-
 }  // namespace
 
 Machine::Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console)
@@ -123,15 +117,14 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     HostQuirks quirks = detect_host_quirks(probe, to_quirk_mode(config.host_quirks));
     QuirkPolicy policy(quirks);
     std::string cmdline = config.cmdline;
+    std::string additions;
     if (kernel.is_linux) {
-        cmdline = append_words(cmdline, policy.linux_cmdline_additions(cmdline));
+        additions = policy.linux_cmdline_additions(cmdline);
+        cmdline = policy.linux_cmdline_with_additions(cmdline);  // before any `--`
     }
-    CpuTemplate cpu_template = policy.default_cpu_template();
-    if (config.cpu_template) {
-        cpu_template = TRY(parse_cpu_template(*config.cpu_template));
-    }
+    CpuTemplate cpu_template = TRY(policy.cpu_template(config.cpu_template.value_or("")));
     if (quirks.kernel_mode_emulated) {
-        spdlog::info("host quirks: {}", policy.summary(kernel.is_linux));
+        spdlog::info("host quirks: {}", policy.summary(cpu_template, additions));
     }
 
     auto kvm = TRY(Kvm::open());
@@ -149,7 +142,11 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
 
     // Firmware tables, then the kernel and its boot information.
     const GuestMemory& guest = machine->memory_;
-    TRY(boot::write_mp_table(guest, config.cpu_count));
+    // The MP table fits in the EBDA for up to mp_table_max_cpus() vCPUs;
+    // beyond that the ACPI MADT alone describes them.
+    if (config.cpu_count <= boot::mp_table_max_cpus()) {
+        TRY(boot::write_mp_table(guest, config.cpu_count));
+    }
     boot::AcpiConfig acpi{};
     acpi.cpu_count = config.cpu_count;
     GuestAddress rsdp = TRY(boot::write_acpi_tables(guest, acpi));
@@ -200,6 +197,7 @@ Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supporte
     for (uint32_t index = 0; index < config_.cpu_count; ++index) {
         auto vcpu = TRY(VcpuFd::create(kvm_, vm_, index));
         CpuidFilterOptions options{};
+        options.tsc_deadline_timer = kvm_.check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
         CpuidTable table = filter_for_vcpu(supported, options, index, config_.cpu_count);
         TRY(vcpu.set_cpuid(table.entries()).context_error("setting CPUID"));
         TRY(setup_vcpu_msrs(vcpu));

@@ -1,17 +1,19 @@
 #include "vmm/emulation_failure.h"
 
-#include "vmm/instruction_completion.h"
+#include "vmm/guest_access.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
+#include <string>
 
 namespace skiff {
 
 namespace {
 
 constexpr size_t kMaxInstructionLength = 15;
-constexpr uint64_t kPageSize = 4096;
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {
     std::string text;
@@ -24,37 +26,24 @@ std::string hex_bytes(std::span<const uint8_t> bytes) {
     return text.empty() ? "(none)" : text;
 }
 
-// Reads guest-virtual memory through the vCPU's page tables, a page at a time.
-class VcpuGuestAccess final : public GuestAccess {
-public:
-    VcpuGuestAccess(const VcpuFd& vcpu, const GuestMemory& memory) : vcpu_(vcpu), memory_(memory) {}
-
-    Result<void> read_virtual(uint64_t address, std::span<std::byte> bytes) override {
-        while (!bytes.empty()) {
-            size_t chunk = std::min<uint64_t>(bytes.size(), kPageSize - (address % kPageSize));
-            uint64_t physical = TRY(vcpu_.translate(address));
-            TRY(memory_.read(GuestAddress(physical), bytes.first(chunk)));
-            bytes = bytes.subspan(chunk);
-            address += chunk;
-        }
-        return {};
+// The first completion of each instruction is logged at info level, the
+// rest at debug: a guest executing int3 in a loop must not flood the log.
+void log_completion(uint32_t vcpu_index, const std::string& mnemonic, uint64_t rip) {
+    static std::mutex mutex;
+    static std::set<std::string> seen;
+    bool first = false;
+    {
+        std::lock_guard lock(mutex);
+        first = seen.insert(mnemonic).second;
     }
-
-    Result<void> write_virtual(uint64_t address, std::span<const std::byte> bytes) override {
-        while (!bytes.empty()) {
-            size_t chunk = std::min<uint64_t>(bytes.size(), kPageSize - (address % kPageSize));
-            uint64_t physical = TRY(vcpu_.translate(address));
-            TRY(memory_.write(GuestAddress(physical), bytes.first(chunk)));
-            bytes = bytes.subspan(chunk);
-            address += chunk;
-        }
-        return {};
+    if (first) {
+        spdlog::info("host quirks: completed `{}` refused by KVM's emulator (vCPU {}, next rip {:#x}); "
+                     "further ones are logged at debug level",
+                     mnemonic, vcpu_index, rip);
+    } else {
+        spdlog::debug("vCPU {}: completed refused `{}`, next rip {:#x}", vcpu_index, mnemonic, rip);
     }
-
-private:
-    const VcpuFd& vcpu_;
-    const GuestMemory& memory_;
-};
+}
 
 }  // namespace
 
@@ -101,3 +90,37 @@ Result<void> describe_emulation_failure(const VcpuFd& vcpu, const GuestMemory& m
     return Error::format("emulation failure at rip {:#x}, instruction bytes {}", rip,
                          bytes.ok() ? hex_bytes(*bytes) : bytes.error().message);
 }
+
+Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory& memory) {
+    const kvm_run& run = vcpu.run_page();
+    if (run.internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
+        return describe_emulation_failure(vcpu, memory);
+    }
+    auto bytes = TRY(refused_instruction_bytes(vcpu, memory));
+    VcpuState state{TRY(vcpu.registers()), TRY(vcpu.special_registers())};
+    VcpuGuestAccess access(vcpu, memory);
+    auto completion = complete_instruction(bytes, state, access);
+    if (!completion.ok()) {
+        return Error::format("emulation failure: {}", completion.error().message);
+    }
+    Completion done = *completion;
+    if (done.kind == Completion::ClearFpuExceptions || done.kind == Completion::EmptyFpuTags) {
+        kvm_fpu fpu = TRY(vcpu.fpu());
+        done = finish_fpu_completion(done, state, fpu);
+        TRY(vcpu.set_fpu(fpu));
+    }
+    TRY(vcpu.set_registers(state.regs));
+    if (done.kind == Completion::InjectException) {
+        kvm_vcpu_events events = TRY(vcpu.events());
+        events.exception.injected = 1;
+        events.exception.nr = done.vector;
+        events.exception.has_error_code = done.error_code.has_value() ? 1 : 0;
+        events.exception.error_code = done.error_code.value_or(0);
+        events.flags = 0;
+        TRY(vcpu.set_events(events));
+    }
+    log_completion(vcpu.index(), done.mnemonic, state.regs.rip);
+    return {};
+}
+
+}  // namespace skiff
