@@ -127,29 +127,17 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
         spdlog::info("host quirks: {}", policy.summary(cpu_template, additions));
     }
 
-    auto kvm = TRY(Kvm::open());
-    auto vm = TRY(VmFd::create(kvm));
+    // Guest memory, firmware tables and the kernel first: a bad image or one
+    // that does not fit is reported before /dev/kvm is even opened.
     auto memory = TRY(GuestMemory::create(memory_layout(memory_bytes)));
-    TRY(vm.map_guest_memory(memory));
-    auto console = TRY(ConsoleOutput::open(config.serial));
-
-    std::unique_ptr<Machine> machine(
-        new Machine(config, std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
-    machine->complete_refused_instructions_ = quirks.kernel_mode_emulated;
-    machine->cpu_template_ = cpu_template;
-    machine->process_start_ = process_start;
-    TRY(machine->create_devices(process_start));
-
-    // Firmware tables, then the kernel and its boot information.
-    const GuestMemory& guest = machine->memory_;
     // The MP table fits in the EBDA for up to mp_table_max_cpus() vCPUs;
     // beyond that the ACPI MADT alone describes them.
     if (config.cpu_count <= boot::mp_table_max_cpus()) {
-        TRY(boot::write_mp_table(guest, config.cpu_count));
+        TRY(boot::write_mp_table(memory, config.cpu_count));
     }
     boot::AcpiConfig acpi{};
     acpi.cpu_count = config.cpu_count;
-    GuestAddress rsdp = TRY(boot::write_acpi_tables(guest, acpi));
+    GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
     if (initrd) {
@@ -158,9 +146,20 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     options.cpu_count = config.cpu_count;
     options.protocol = to_boot_protocol(config.boot_protocol);
     options.rsdp = rsdp;
-    auto setup = TRY(boot::load_kernel(guest, image, kernel, options)
+    auto setup = TRY(boot::load_kernel(memory, image, kernel, options)
                          .context_error(fmt::format("loading kernel {}", kernel_name)));
-    TRY(boot::write_boot_structures(guest));
+    TRY(boot::write_boot_structures(memory));
+    auto console = TRY(ConsoleOutput::open(config.serial));
+
+    auto kvm = TRY(Kvm::open());
+    auto vm = TRY(VmFd::create(kvm));
+    TRY(vm.map_guest_memory(memory));
+    std::unique_ptr<Machine> machine(
+        new Machine(config, std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
+    machine->complete_refused_instructions_ = quirks.kernel_mode_emulated;
+    machine->cpu_template_ = cpu_template;
+    machine->process_start_ = process_start;
+    TRY(machine->create_devices(process_start));
 
     auto supported = TRY(machine->kvm_.supported_cpuid());
     TRY(machine->create_vcpus(supported));

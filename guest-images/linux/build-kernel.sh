@@ -29,7 +29,7 @@ die() { log "error: $*"; exit 1; }
 case "$variant" in
     microvm) fragments=("$here/microvm.config") ;;
     acpi) fragments=("$here/microvm.config" "$here/microvm-acpi.config") ;;
-    -h|--help) sed -n '2,21p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown variant '$variant' (expected microvm or acpi)" ;;
 esac
 
@@ -71,9 +71,10 @@ unpack_source() {
 # .config: Kconfig silently drops an option whose dependencies are missing.
 # A later fragment overrides an earlier one.
 verify_config() {
-    local config=$1 source_root=$2 failures=0 fragment line option actual
+    local config=$1 source_root=$2 failures=0 fragment name line option actual
     local -A wanted=() origin=()
     for fragment in "${fragments[@]}"; do
+        name=${fragment##*/}
         while IFS= read -r line; do
             if [[ $line =~ ^CONFIG_([A-Za-z0-9_]+)=\"?([^\"]*)\"?$ ]]; then
                 wanted[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
@@ -82,7 +83,7 @@ verify_config() {
             else
                 continue
             fi
-            origin[${BASH_REMATCH[1]}]=$(basename "$fragment")
+            origin[${BASH_REMATCH[1]}]=$name
         done <"$fragment"
     done
     for option in "${!wanted[@]}"; do

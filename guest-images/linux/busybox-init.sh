@@ -41,6 +41,7 @@ done
 
 # The kernel handles ip= itself when built with IP_PNP (the minimal kernel);
 # Debian's is not, so do what it would have done for a static address.
+# shellcheck disable=SC3043 # busybox ash has local
 configure_network() {
     local client gateway netmask hostname device
     IFS=: read -r client _ gateway netmask hostname device _ <<EOF
