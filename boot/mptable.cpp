@@ -89,7 +89,10 @@ Result<void> write_mp_table(const GuestMemory& memory, uint32_t cpu_count) {
     for (uint32_t pin = 0; pin < layout::kIoapicPins; ++pin) {
         mp::InterruptEntry interrupt{};
         interrupt.type = mp::IoInterrupt;
-        interrupt.interrupt_type = pin == 0 ? mp::ExtInt : mp::Int;
+        // Every pin, IRQ0 included, is a plain INT: KVM routes GSI n to pin n, and
+        // Linux's check_timer() oopses when IRQ0 is listed as ExtINT on an
+        // IOAPIC pin that the hardware does not wire to the 8259.
+        interrupt.interrupt_type = mp::Int;
         interrupt.source_bus = kIsaBusId;
         interrupt.source_irq = static_cast<uint8_t>(pin);
         interrupt.destination_id = ioapic_id;

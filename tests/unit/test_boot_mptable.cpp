@@ -107,7 +107,7 @@ TEST_CASE("the MP table describes every vCPU, the IOAPIC and the interrupts", "[
         CHECK(interrupt.source_irq == pin);
         CHECK(interrupt.destination_id == cpu_count);
         CHECK(interrupt.destination_pin == pin);
-        CHECK(interrupt.interrupt_type == (pin == 0 ? mp::ExtInt : mp::Int));
+        CHECK(interrupt.interrupt_type == mp::Int);
     }
     REQUIRE(table.local_interrupts.size() == 2);
     CHECK(table.local_interrupts[0].interrupt_type == mp::ExtInt);
