@@ -110,15 +110,21 @@ Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory&
         TRY(vcpu.set_fpu(fpu));
     }
     TRY(vcpu.set_registers(state.regs));
+    // KVM queues a #UD for the guest before it reports the failure at CPL0;
+    // the completed instruction replaces it: with the exception the
+    // completion asks for, or with none.
+    kvm_vcpu_events events = TRY(vcpu.events());
+    events.flags = 0;
     if (done.kind == Completion::InjectException) {
-        kvm_vcpu_events events = TRY(vcpu.events());
         events.exception.injected = 1;
         events.exception.nr = done.vector;
         events.exception.has_error_code = done.error_code.has_value() ? 1 : 0;
         events.exception.error_code = done.error_code.value_or(0);
-        events.flags = 0;
-        TRY(vcpu.set_events(events));
+    } else {
+        events.exception.injected = 0;
+        events.exception.has_error_code = 0;
     }
+    TRY(vcpu.set_events(events));
     log_completion(vcpu.index(), done.mnemonic, state.regs.rip);
     return {};
 }
