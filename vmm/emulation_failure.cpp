@@ -14,6 +14,7 @@ namespace skiff {
 namespace {
 
 constexpr size_t kMaxInstructionLength = 15;
+constexpr uint8_t kVectorOverflow = 4;
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {
     std::string text;
@@ -91,7 +92,8 @@ Result<void> describe_emulation_failure(const VcpuFd& vcpu, const GuestMemory& m
                          bytes.ok() ? hex_bytes(*bytes) : bytes.error().message);
 }
 
-Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory& memory) {
+Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory& memory,
+                                          SoftExceptionRip soft_exception_rip) {
     const kvm_run& run = vcpu.run_page();
     if (run.internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
         return describe_emulation_failure(vcpu, memory);
@@ -108,6 +110,11 @@ Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory&
         kvm_fpu fpu = TRY(vcpu.fpu());
         done = finish_fpu_completion(done, state, fpu);
         TRY(vcpu.set_fpu(fpu));
+    }
+    bool soft_exception = done.kind == Completion::InjectException &&
+                          (done.vector == kVectorBreakpoint || done.vector == kVectorOverflow);
+    if (soft_exception && soft_exception_rip == SoftExceptionRip::AtInstruction) {
+        state.regs.rip -= done.length;  // KVM skips the instruction again while injecting
     }
     TRY(vcpu.set_registers(state.regs));
     // KVM queues a #UD for the guest before it reports the failure at CPL0;

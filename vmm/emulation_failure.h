@@ -22,8 +22,15 @@ namespace skiff {
 // instruction bytes for emulation failures.
 [[nodiscard]] Result<void> describe_emulation_failure(const VcpuFd& vcpu, const GuestMemory& memory);
 
+// How the host's KVM injects a software exception (#BP, #OF) given with
+// KVM_SET_VCPU_EVENTS. Hardware KVM (VMX, SVM) treats RIP as pointing at the
+// int3/into and advances it itself while injecting; the kvm_pvm host delivers
+// the exception with RIP as given, so RIP must already be past it.
+enum class SoftExceptionRip { AtInstruction, PastInstruction };
+
 // Completes the refused instruction when it is one skiff knows; ok means the
 // vCPU can resume.
-[[nodiscard]] Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory& memory);
+[[nodiscard]] Result<void> complete_refused_instruction(const VcpuFd& vcpu, const GuestMemory& memory,
+                                                        SoftExceptionRip soft_exception_rip);
 
 }  // namespace skiff

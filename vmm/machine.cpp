@@ -157,6 +157,8 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     std::unique_ptr<Machine> machine(
         new Machine(config, std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
     machine->complete_refused_instructions_ = quirks.kernel_mode_emulated;
+    machine->soft_exception_rip_ = probe.module_loaded("kvm_pvm") ? SoftExceptionRip::PastInstruction
+                                                                  : SoftExceptionRip::AtInstruction;
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
     TRY(machine->create_devices(process_start));
@@ -204,7 +206,9 @@ Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supporte
         TRY(setup_vcpu_lapic(vcpu));
         EmulationFailureHandler handler;
         if (complete_refused_instructions_) {
-            handler = [this](const VcpuFd& failed) { return complete_refused_instruction(failed, memory_); };
+            handler = [this](const VcpuFd& failed) {
+                return complete_refused_instruction(failed, memory_, soft_exception_rip_);
+            };
         } else {
             handler = [this](const VcpuFd& failed) { return describe_emulation_failure(failed, memory_); };
         }

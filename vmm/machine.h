@@ -9,6 +9,7 @@
 #include "vmm/console.h"
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
+#include "vmm/emulation_failure.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_runner.h"
@@ -56,6 +57,7 @@ private:
     std::shared_ptr<BootDoorbell> doorbell_;
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     bool complete_refused_instructions_ = false;
+    SoftExceptionRip soft_exception_rip_ = SoftExceptionRip::AtInstruction;
     CpuTemplate cpu_template_ = CpuTemplate::Host;
     Clock::time_point process_start_;
 };

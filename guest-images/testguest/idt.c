@@ -3,6 +3,7 @@
 // are not present, so a stray interrupt shows up as a reported #NP.
 #include "console.h"
 #include "descriptor_tables.h"
+#include "emulator_check.h"
 #include "x86.h"
 
 struct interrupt_gate {
@@ -51,7 +52,16 @@ void idt_install(void) {
 // A fault is a bug in the guest (or in the VMM's emulation of it): say
 // where, then stop with a triple fault rather than the i8042 reset, so the
 // VMM can tell a crash from a clean shutdown.
+// Breakpoints the forced-emulation check expects (see emulator_check.c).
+volatile uint64_t breakpoints_expected;
+volatile uint64_t breakpoints_taken;
+
 void exception_handler(struct interrupt_frame *frame) {
+    if (frame->vector == VECTOR_BREAKPOINT && breakpoints_expected > 0) {
+        --breakpoints_expected;
+        ++breakpoints_taken;
+        return;
+    }
     console_printf("skiff-testguest: exception vector=%lu error=%#lx rip=%#lx cs=%#lx "
                    "rsp=%#lx rflags=%#lx",
                    frame->vector, frame->error_code, frame->rip, frame->cs, frame->rsp,
@@ -67,6 +77,12 @@ void kernel_call_handler(struct interrupt_frame *frame) {
     switch (frame->rax) {
     case KERNEL_CALL_TRIPLE_FAULT:
         x86_triple_fault();
+    case KERNEL_CALL_EMULATOR_INT3:
+        frame->rax = emulator_check_int3();
+        return;
+    case KERNEL_CALL_EMULATOR_CMPXCHG16B:
+        frame->rax = emulator_check_cmpxchg16b();
+        return;
     default:
         frame->rax = (uint64_t)-1;
         return;

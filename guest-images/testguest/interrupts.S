@@ -60,7 +60,11 @@ exception_common:
         SAVE_REGISTERS
         movq %rsp, %rdi
         call exception_handler
-        ud2
+        // Returns only for an exception the guest expected (a breakpoint
+        // in the forced-emulation check): resume after it.
+        RESTORE_REGISTERS
+        addq $16, %rsp
+        iretq
 
         .globl kernel_call_stub
 kernel_call_stub:

@@ -3,13 +3,14 @@
 // testguest.mode= on the command line selects what happens after the
 // report: shutdown (the default; i8042 reset), halt (spin at CPL3 until
 // the VMM is stopped from outside), fault (a page fault, to test crash
-// reporting).
+// reporting), emulator (instructions KVM's emulator refuses, at CPL0).
 #include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu_count.h"
 #include "firmware_scan.h"
 #include "machine.h"
+#include "x86.h"
 
 #include <stdint.h>
 
@@ -45,7 +46,13 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
         console_printf("skiff-testguest: faulting\n");
         (void)*(volatile const uint8_t *)(uintptr_t)IDENTITY_MAP_END;
     }
-    if (mode != NULL && !cmdline_value_is(mode, "shutdown")) {
+    if (cmdline_value_is(mode, "emulator")) {
+        // Needs kvm.force_emulation_prefix=1 on the host (emulator_check.h).
+        console_printf("skiff-testguest: emulator int3=%s\n",
+                       kernel_call(KERNEL_CALL_EMULATOR_INT3) == 1 ? "ok" : "wrong");
+        console_printf("skiff-testguest: emulator cmpxchg16b=%s\n",
+                       kernel_call(KERNEL_CALL_EMULATOR_CMPXCHG16B) == 1 ? "ok" : "wrong");
+    } else if (mode != NULL && !cmdline_value_is(mode, "shutdown")) {
         console_printf("skiff-testguest: unknown testguest.mode=%.*s\n", (int)mode->value_length,
                        mode->value != NULL ? mode->value : "");
     }

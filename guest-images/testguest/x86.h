@@ -26,6 +26,9 @@
 
 // What user mode can ask of CPL0 (number in RAX, result in RAX).
 #define KERNEL_CALL_TRIPLE_FAULT 1
+#define KERNEL_CALL_EMULATOR_INT3 2
+#define KERNEL_CALL_EMULATOR_CMPXCHG16B 3
+#define VECTOR_BREAKPOINT 3
 
 // How the guest was entered; passed from the entry code to user mode.
 #define BOOT_PROTOCOL_PVH 1      // EBX/ESI: struct hvm_start_info
@@ -60,8 +63,8 @@ void idt_install(void);
 // resets, or exits with -no-reboot).
 __attribute__((noreturn)) void x86_triple_fault(void);
 
-// Called by the interrupt stubs.
-__attribute__((noreturn)) void exception_handler(struct interrupt_frame *frame);
+// Called by the interrupt stubs. Returns only for an expected breakpoint.
+void exception_handler(struct interrupt_frame *frame);
 void kernel_call_handler(struct interrupt_frame *frame);
 
 // User-mode side of the kernel-call gate.

@@ -35,7 +35,12 @@ load_modules() {
     wanted_kind=$1
     while read -r kind module; do
         [ "$kind" = "$wanted_kind" ] || continue
-        if ! insmod "/lib/modules/$module"; then
+        # KVM's forced-emulation prefix lets the test guest drive KVM's
+        # instruction emulator (skiff's emulation-failure tests).
+        params=
+        case "$module" in */kvm.ko) params=force_emulation_prefix=1 ;; esac
+        # shellcheck disable=SC2086 # empty or one word
+        if ! insmod "/lib/modules/$module" $params; then
             [ "$kind" = R ] && fail "insmod $module"
             echo "l1vm-init: warning: could not load optional module $module"
         fi

@@ -54,7 +54,7 @@ TEST_CASE("host quirks are detected from the kvm_pvm module, or forced", "[x86]"
     CHECK_FALSE(skiff::detect_host_quirks(hardware, QuirkMode::Off).kernel_mode_emulated);
 }
 
-TEST_CASE("--host-quirks values parse with a clear error", "[x86]") {
+TEST_CASE("host-quirks flag values parse with a clear error", "[x86]") {
     for (QuirkMode mode : {QuirkMode::Auto, QuirkMode::On, QuirkMode::Off}) {
         auto parsed = skiff::parse_quirk_mode(skiff::quirk_mode_name(mode));
         REQUIRE(parsed.ok());
