@@ -5,7 +5,7 @@ For each VMM and each run it measures, from process start:
   - first console byte from the guest (the test guest prints first thing at CPL3),
   - the guest's "booted" line,
   - process exit (the guest shuts itself down),
-and the VMM's peak RSS (getrusage of the child). skiff also reports its first
+and the VMM's peak RSS (VmHWM, sampled while it runs). skiff also reports its first
 KVM_RUN and the boot doorbell (from its log) and the part of its RSS that is
 guest memory, so the VMM's own overhead is peak RSS minus resident guest
 memory. Prints medians and skiff/QEMU ratios. Needs /dev/kvm (run it through
@@ -21,7 +21,21 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
+
+
+def peak_rss_kib(pid):
+    """VmHWM of a running process (its own image's peak, unlike ru_maxrss,
+    which keeps the pre-exec peak of the forking Python)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def run_once(argv, booted_marker):
@@ -30,9 +44,20 @@ def run_once(argv, booted_marker):
     first_byte = None
     booted = None
     out = b""
-    os.set_blocking(proc.stdout.fileno(), True)
+    rss = [None]
+    stop = threading.Event()
+
+    def sample():  # VmHWM only grows: the last reading before exit is the peak
+        while not stop.is_set():
+            value = peak_rss_kib(proc.pid)
+            if value is not None:
+                rss[0] = value
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     while True:
-        chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+        chunk = proc.stdout.read1(4096)
         now = time.monotonic()
         if not chunk:
             break
@@ -42,14 +67,15 @@ def run_once(argv, booted_marker):
         if booted is None and booted_marker in out:
             booted = now - start
     err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.wait()
     exited = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    sampler.join()
     return {
         "first_byte_ms": None if first_byte is None else first_byte * 1e3,
         "booted_ms": None if booted is None else booted * 1e3,
         "exit_ms": exited * 1e3,
-        "rss_kib": usage.ru_maxrss,
+        "rss_kib": rss[0],
         "status": proc.returncode,
         "stderr": err.decode(errors="replace"),
         "stdout": out.decode(errors="replace"),
@@ -87,8 +113,11 @@ def main():
         r["first_run_ms"] = float(m.group(1)) if m else None
         m = re.search(r"guest boot doorbell: ([0-9.]+) ms", r["stderr"])
         r["doorbell_ms"] = float(m.group(1)) if m else None
-        m = re.search(r"peak RSS ([0-9]+) KiB, guest memory resident ([0-9]+) KiB", r["stderr"])
+        m = re.search(r"peak RSS ([0-9]+) KiB, guest memory resident ([0-9]+) KiB, "
+                      r"anonymous ([0-9]+) KiB, file-backed ([0-9]+) KiB", r["stderr"])
         r["overhead_kib"] = int(m.group(1)) - int(m.group(2)) if m else None
+        r["own_anon_kib"] = int(m.group(3)) - int(m.group(2)) if m else None
+        r["libraries_kib"] = int(m.group(4)) if m else None
         results["skiff"].append(r)
         if qemu_argv:
             q = run_once(qemu_argv, marker)
@@ -113,7 +142,9 @@ def main():
     s_rss = median(r["rss_kib"] for r in s)
     q_rss = median(r["rss_kib"] for r in q) if q else float("nan")
     print(f"{'peak RSS (KiB)':34} {s_rss:10.0f} {q_rss:14.0f} {q_rss / s_rss:10.1f}x")
-    print(f"{'skiff RSS beyond guest memory (KiB)':34} {median(r['overhead_kib'] for r in s):10.0f}")
+    print(f"{'skiff peak RSS - guest memory (KiB)':34} {median(r['overhead_kib'] for r in s):10.0f}")
+    print(f"{'  of which shared libraries (KiB)':34} {median(r['libraries_kib'] for r in s):10.0f}")
+    print(f"{'  skiff anonymous, not guest (KiB)':34} {median(r['own_anon_kib'] for r in s):10.0f}")
     return 0
 
 

@@ -18,12 +18,12 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 
 #include <spdlog/spdlog.h>
@@ -239,10 +239,34 @@ ExitReport Machine::run() {
 }
 
 void Machine::log_resource_usage() const {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    spdlog::debug("resource usage: peak RSS {} KiB, guest memory resident {} KiB",
-                  usage.ru_maxrss, resident_bytes(memory_) / 1024);
+    // From /proc/self/status rather than getrusage(): ru_maxrss carries the
+    // peak of the process image before exec (a large parent that forked
+    // skiff), VmHWM is this image's own peak. RssAnon and RssFile split the
+    // current RSS into skiff's own memory and shared libraries.
+    std::string peak = "?";
+    std::string split;
+    if (FILE* status = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof(line), status) != nullptr) {
+            std::string_view text(line);
+            auto value = [&text](std::string_view prefix) {
+                std::string_view rest = text.substr(prefix.size());
+                size_t start = rest.find_first_not_of(" \t");
+                size_t end = rest.find(" kB");
+                return std::string(rest.substr(start, end - start));
+            };
+            if (text.starts_with("VmHWM:")) {
+                peak = value("VmHWM:");
+            } else if (text.starts_with("RssAnon:")) {
+                split += fmt::format(", anonymous {} KiB", value("RssAnon:"));
+            } else if (text.starts_with("RssFile:")) {
+                split += fmt::format(", file-backed {} KiB", value("RssFile:"));
+            }
+        }
+        std::fclose(status);
+    }
+    spdlog::debug("resource usage: peak RSS {} KiB, guest memory resident {} KiB{}", peak,
+                  resident_bytes(memory_) / 1024, split);
 }
 
 void Machine::event_loop() {
