@@ -13,7 +13,8 @@
 #     source-<package version>/   the unpacked source, shared by all variants
 #     build-<key>/                the object tree while a build runs
 #     <key>/{vmlinux,bzImage,config,System.map}   the finished artifacts
-# <key> hashes the fragments, the source package version and this script, so
+# <key> hashes the fragments, the source package version and the build recipe
+# number (build_recipe below), so
 # a change to any of them builds anew and an unchanged one is a no-op.
 # The last line on stdout is the artifact directory; progress goes to stderr.
 # Installs its build dependencies with apt-get when they are missing.
@@ -102,10 +103,20 @@ install_missing_packages
 [ -f "$source_tarball" ] || die "$source_tarball is missing although $source_package is installed"
 
 version=$(dpkg-query -W -f='${Version}' "$source_package")
-key=$( { echo "$variant $source_package $version"; cat "${fragments[@]}" "$script"; } |
+# Bump when the build steps change in a way that changes the artifacts; edits
+# that do not (messages, locking) must not force a kernel rebuild.
+build_recipe=1
+key=$( { echo "$variant $source_package $version recipe-$build_recipe"; cat "${fragments[@]}"; } |
     sha256sum | cut -c1-16)
 cache=${SKIFF_CACHE:-$HOME/.cache/skiff}/linux
 artifacts=$cache/$key
+# A finished build needs no lock (and works on a read-only cache, e.g.
+# inside tests/l1vm/run.sh).
+if [ -f "$artifacts/.complete" ]; then
+    log "$variant kernel $key is already built"
+    echo "$artifacts"
+    exit 0
+fi
 mkdir -p "$cache"
 
 # One builder at a time per cache: a second caller waits, then finds the result.
