@@ -16,17 +16,6 @@ namespace {
 constexpr size_t kMaxInstructionLength = 15;
 constexpr uint8_t kVectorOverflow = 4;
 
-std::string hex_bytes(std::span<const uint8_t> bytes) {
-    std::string text;
-    for (uint8_t byte : bytes) {
-        if (!text.empty()) {
-            text += ' ';
-        }
-        text += fmt::format("{:02x}", byte);
-    }
-    return text.empty() ? "(none)" : text;
-}
-
 // The first completion of each instruction is logged at info level, the
 // rest at debug: a guest executing int3 in a loop must not flood the log.
 void log_completion(uint32_t vcpu_index, const std::string& mnemonic, uint64_t rip) {

@@ -36,17 +36,6 @@ constexpr uint8_t kRegisterRcx = 1;
 constexpr uint8_t kRegisterRdx = 2;
 constexpr uint8_t kRegisterRbx = 3;
 
-std::string hex_bytes(std::span<const uint8_t> bytes) {
-    std::string text;
-    for (uint8_t byte : bytes) {
-        if (!text.empty()) {
-            text += ' ';
-        }
-        text += fmt::format("{:02x}", byte);
-    }
-    return text.empty() ? "(no bytes)" : text;
-}
-
 uint64_t read_le(std::span<const std::byte> bytes) {
     uint64_t value = 0;
     for (size_t i = 0; i < bytes.size() && i < sizeof(value); ++i) {
@@ -420,6 +409,17 @@ Completion finish_fpu_completion(const Completion& completion, VcpuState& state,
     Completion done = completion;
     done.kind = Completion::Completed;
     return done;
+}
+
+std::string hex_bytes(std::span<const uint8_t> bytes) {
+    std::string text;
+    for (uint8_t byte : bytes) {
+        if (!text.empty()) {
+            text += ' ';
+        }
+        text += fmt::format("{:02x}", byte);
+    }
+    return text.empty() ? "(no bytes)" : text;
 }
 
 }  // namespace skiff

@@ -115,4 +115,7 @@ inline constexpr uint8_t kVectorFloatingPointError = 16;
 // externally) is treated as NE = 1.
 [[nodiscard]] Completion finish_fpu_completion(const Completion& completion, VcpuState& state, kvm_fpu& fpu);
 
+// "0f 01 ca": instruction bytes for error messages.
+[[nodiscard]] std::string hex_bytes(std::span<const uint8_t> bytes);
+
 }  // namespace skiff
