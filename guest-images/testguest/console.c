@@ -8,6 +8,8 @@
 #define UART_INTERRUPT_ENABLE 1  // IER
 #define UART_LINE_CONTROL 3      // LCR
 #define UART_LINE_STATUS 5       // LSR
+#define UART_LINE_STATUS_DATA_READY 0x01
+#define UART_RECEIVE 0           // RBR
 #define UART_LINE_CONTROL_8N1 0x03
 #define UART_LINE_STATUS_THR_EMPTY 0x20
 
@@ -43,4 +45,11 @@ void console_printf(const char *format, ...) {
     va_start(arguments, format);
     console_vprintf(format, arguments);
     va_end(arguments);
+}
+
+int console_get(void) {
+    while ((inb(PLATFORM_COM1_PORT + UART_LINE_STATUS) & UART_LINE_STATUS_DATA_READY) == 0) {
+        __asm__ volatile("pause");
+    }
+    return inb(PLATFORM_COM1_PORT + UART_RECEIVE);
 }

@@ -12,3 +12,5 @@ void console_put(char character);
 void console_write(const char *text, size_t length);
 void console_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void console_vprintf(const char *format, va_list arguments);
+// Waits for the next byte from the host (polling LSR.DR).
+int console_get(void);

@@ -3,7 +3,8 @@
 // testguest.mode= on the command line selects what happens after the
 // report: shutdown (the default; i8042 reset), halt (spin at CPL3 until
 // the VMM is stopped from outside), fault (a page fault, to test crash
-// reporting), emulator (instructions KVM's emulator refuses, at CPL0).
+// reporting), emulator (instructions KVM's emulator refuses, at CPL0),
+// echo (reads one console line and prints it back).
 #include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
@@ -46,7 +47,21 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
         console_printf("skiff-testguest: faulting\n");
         (void)*(volatile const uint8_t *)(uintptr_t)IDENTITY_MAP_END;
     }
-    if (cmdline_value_is(mode, "emulator")) {
+    if (cmdline_value_is(mode, "echo")) {
+        // One line from the console's input, printed back: the VMM's
+        // host-to-guest console path.
+        char line[128];
+        size_t length = 0;
+        console_printf("skiff-testguest: type a line\n");
+        for (;;) {
+            int byte = console_get();
+            if (byte == '\n' || byte == '\r' || length == sizeof(line) - 1) {
+                break;
+            }
+            line[length++] = (char)byte;
+        }
+        console_printf("skiff-testguest: echo=%.*s\n", (int)length, line);
+    } else if (cmdline_value_is(mode, "emulator")) {
         // Needs kvm.force_emulation_prefix=1 on the host (emulator_check.h).
         console_printf("skiff-testguest: emulator int3=%s\n",
                        kernel_call(KERNEL_CALL_EMULATOR_INT3) == 1 ? "ok" : "wrong");
