@@ -64,5 +64,8 @@ if [ "$CPUS" -eq 1 ]; then
 else
     want="smp: Brought up 1 node, $CPUS CPUs\$"
 fi
-tr -d '\r' <"$console" | grep -E -q "$want" || fail "kernel did not bring up $CPUS vCPU(s)"
+if ! tr -d '\r' <"$console" | grep -E -q "$want"; then
+    grep -a -E 'smpboot|smp:|CPU[0-9]|APIC' "$console" | sed 's/^/  console| /'
+    fail "kernel did not bring up $CPUS vCPU(s)"
+fi
 awk -v s="$start" -v e="$reached" 'BEGIN { printf "PASS: %s, %d vCPU(s): Run /init after %.1f s wall\n", "'"$KIND"'", '"$CPUS"', e - s }'
