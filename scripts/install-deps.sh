@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages skiff needs to build and test, only those
 # missing. Safe to run repeatedly; quiet when nothing is missing.
+#   install-deps.sh [build|all]            skiff's own sets (default: all)
+#   install-deps.sh --packages P [P...]    just these (the other scripts' needs)
 set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config linux-libc-dev libspdlog-dev libfmt-dev
@@ -12,7 +14,8 @@ wanted=("${build_packages[@]}")
 case "${1:-all}" in
     build) ;;
     all) wanted+=("${test_packages[@]}") ;;
-    *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+    --packages) shift; wanted=("$@") ;;
+    *) echo "usage: $0 [build|all] | --packages PACKAGE..." >&2; exit 2 ;;
 esac
 
 missing=()
@@ -27,5 +30,5 @@ echo "install-deps: installing ${missing[*]}" >&2
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get update -qq >&2
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

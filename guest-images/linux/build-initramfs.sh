@@ -32,13 +32,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 install_missing_package() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' && return 0
-    log "installing $1"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq >&2
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+    "$here/../../scripts/install-deps.sh" --packages "$1"
 }
 
 # The directories and device nodes every image has; /dev/console lets the

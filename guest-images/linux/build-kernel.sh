@@ -40,18 +40,7 @@ build_packages=(build-essential bc bison flex libelf-dev libssl-dev xz-utils cpi
     "$source_package")
 
 install_missing_packages() {
-    local missing=() package
-    for package in "${build_packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$package")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq >&2
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "$here/../../scripts/install-deps.sh" --packages "${build_packages[@]}"
 }
 
 # Unpacks the source once per package version; a half-unpacked tree is never

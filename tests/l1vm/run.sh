@@ -94,12 +94,7 @@ install_missing_packages() {
     command -v cpio >/dev/null || missing+=(cpio)
     command -v xz >/dev/null || missing+=(xz-utils) # to extract the ELF kernel
     [ ${#missing[@]} -eq 0 ] && return 0
-    echo "l1vm: installing ${missing[*]}" >&2
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq >&2 || die "apt-get update failed"
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    "$script_dir/../../scripts/install-deps.sh" --packages "${missing[@]}" ||
         die "could not install ${missing[*]}"
 }
 

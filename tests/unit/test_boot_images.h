@@ -12,6 +12,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -197,6 +199,21 @@ inline GuestMemory make_memory(uint64_t size, std::optional<uint64_t> high_size 
     auto memory = GuestMemory::create(ranges);
     REQUIRE(memory.ok());
     return std::move(memory).value();
+}
+
+// Debian's kernel image when the machine has it (the tests that use it warn
+// and stop without it).
+inline constexpr const char* kDebianKernelPath = "/boot/vmlinuz-6.1.0-56-amd64";
+
+inline std::optional<Image> read_debian_kernel() {
+    std::ifstream file(kDebianKernelPath, std::ios::binary);
+    if (!file) {
+        return std::nullopt;
+    }
+    std::vector<char> raw((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    Image image(raw.size());
+    std::memcpy(image.data(), raw.data(), raw.size());
+    return image;
 }
 
 inline bool one_line(const std::string& message) {

@@ -337,15 +337,12 @@ TEST_CASE("inspect_kernel rejects what is not a kernel", "[boot]") {
 }
 
 TEST_CASE("inspect_kernel on Debian's kernel", "[boot]") {
-    const char* path = "/boot/vmlinuz-6.1.0-56-amd64";
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-        WARN("skipped: " << path << " is not present");
+    auto debian = read_debian_kernel();
+    if (!debian) {
+        WARN("skipped: " << kDebianKernelPath << " is not present");
         return;
     }
-    std::vector<char> raw((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    Image image(raw.size());
-    std::memcpy(image.data(), raw.data(), raw.size());
+    const Image& image = *debian;
     auto info = inspect_kernel(image);
     REQUIRE(info.ok());
     CHECK(info->format == KernelFormat::BzImage);
