@@ -166,13 +166,33 @@ Result<void> VmFd::unregister_irqfd(int event_fd, uint32_t gsi) const {
     return ioctl_checked(fd_.get(), KVM_IRQFD, &irqfd, "KVM_IRQFD deassign");
 }
 
-Result<void> VmFd::register_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio) const {
+namespace {
+kvm_ioeventfd make_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio,
+                             std::optional<uint64_t> datamatch) {
     kvm_ioeventfd ioeventfd{};
     ioeventfd.addr = address;
     ioeventfd.len = length;
     ioeventfd.fd = event_fd;
     ioeventfd.flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0;
+    if (datamatch) {
+        ioeventfd.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+        ioeventfd.datamatch = *datamatch;
+    }
+    return ioeventfd;
+}
+}  // namespace
+
+Result<void> VmFd::register_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio,
+                                      std::optional<uint64_t> datamatch) const {
+    kvm_ioeventfd ioeventfd = make_ioeventfd(event_fd, address, length, pio, datamatch);
     return ioctl_checked(fd_.get(), KVM_IOEVENTFD, &ioeventfd, "KVM_IOEVENTFD");
+}
+
+Result<void> VmFd::unregister_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio,
+                                        std::optional<uint64_t> datamatch) const {
+    kvm_ioeventfd ioeventfd = make_ioeventfd(event_fd, address, length, pio, datamatch);
+    ioeventfd.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+    return ioctl_checked(fd_.get(), KVM_IOEVENTFD, &ioeventfd, "KVM_IOEVENTFD deassign");
 }
 
 Result<VcpuFd> VcpuFd::create(const Kvm& kvm, const VmFd& vm, uint32_t index) {

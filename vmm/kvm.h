@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -48,9 +49,12 @@ public:
     [[nodiscard]] Result<void> register_irqfd(int event_fd, uint32_t gsi) const;
     [[nodiscard]] Result<void> unregister_irqfd(int event_fd, uint32_t gsi) const;
     // A write of `length` bytes to `address` (MMIO, or port I/O when `pio`)
-    // signals event_fd in the kernel instead of exiting to skiff.
-    [[nodiscard]] Result<void> register_ioeventfd(int event_fd, uint64_t address, uint32_t length,
-                                                  bool pio) const;
+    // signals event_fd in the kernel instead of exiting to skiff; with
+    // `datamatch`, only a write of that value does.
+    [[nodiscard]] Result<void> register_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio,
+                                                  std::optional<uint64_t> datamatch = std::nullopt) const;
+    [[nodiscard]] Result<void> unregister_ioeventfd(int event_fd, uint64_t address, uint32_t length, bool pio,
+                                                    std::optional<uint64_t> datamatch = std::nullopt) const;
 
 private:
     explicit VmFd(UniqueFd fd) : fd_(std::move(fd)) {}
