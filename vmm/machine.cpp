@@ -14,6 +14,8 @@
 #include "vmm/file_reader.h"
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
+#include "vmm/kvm_io_event_registrar.h"
+#include "devices/virtio/virtio_mmio.h"
 #include "vmm/vcpu_setup.h"
 
 #include <signal.h>
@@ -92,6 +94,11 @@ Machine::~Machine() {
         vcpu->kick();
         vcpu->join();
     }
+    // Transports on the buses still hold the devices; stop their data
+    // paths while the event loop exists.
+    for (auto& device : net_devices_) {
+        device->reset();
+    }
 }
 
 Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::time_point process_start,
@@ -124,6 +131,34 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
         cmdline = policy.linux_cmdline_with_additions(cmdline);  // before any `--`
     }
     CpuTemplate cpu_template = TRY(policy.cpu_template(config.cpu_template.value_or("")));
+
+    // The host side of every network interface, before anything else that
+    // could fail late: a missing tap or bridge is a start-up error.
+    std::vector<PreparedNetwork> networks;
+    std::vector<boot::AcpiMmioDevice> mmio_devices;
+    std::string device_parameters;
+    std::string instance = fmt::format("skiff-{}", ::getpid());
+    for (const net::NetConfig& net_config : config.networks) {
+        auto index = static_cast<unsigned>(networks.size());
+        networks.push_back(TRY(prepare_network(net_config, index, instance)));
+        if (net_config.transport == net::NetTransport::Mmio) {
+            auto slot = static_cast<uint32_t>(mmio_devices.size());
+            if (slot >= layout::kVirtioMmioSlots) {
+                return Error{fmt::format("too many virtio-mmio devices (at most {}): use transport=pci for some",
+                                         layout::kVirtioMmioSlots)};
+            }
+            boot::AcpiMmioDevice device;
+            device.base = layout::kVirtioMmioStart + slot * layout::kVirtioMmioSlotSize;
+            device.size = static_cast<uint32_t>(layout::kVirtioMmioSlotSize);
+            device.irq = layout::kFirstDeviceIrq + slot;
+            mmio_devices.push_back(device);
+            // Linux without ACPI finds virtio-mmio devices only here; with
+            // ACPI, in the DSDT.
+            device_parameters += fmt::format("{}{}", device_parameters.empty() ? "" : " ",
+                                             virtio::mmio_command_line_word(device.base, device.size, device.irq));
+        }
+    }
+    cmdline = insert_kernel_parameters(cmdline, device_parameters);
     if (quirks.kernel_mode_emulated) {
         spdlog::info("host quirks: {}", policy.summary(cpu_template, additions));
     }
@@ -138,6 +173,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     }
     boot::AcpiConfig acpi{};
     acpi.cpu_count = config.cpu_count;
+    acpi.virtio_mmio_devices = mmio_devices;
     GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
@@ -164,6 +200,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     machine->process_start_ = process_start;
     machine->loop_ = TRY(EventLoop::create());
     TRY(machine->create_devices(process_start));
+    TRY(machine->create_network_devices(std::move(networks), mmio_devices));
 
     auto supported = TRY(machine->kvm_.supported_cpuid());
     TRY(machine->create_vcpus(supported));
@@ -180,6 +217,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
 }
 
 Result<void> Machine::create_devices(Clock::time_point process_start) {
+    io_events_ = std::make_unique<KvmIoEventRegistrar>(vm_);
     auto serial_line = std::make_shared<KvmInterruptLine>(vm_, layout::kCom1Irq);
     serial_ = std::make_shared<Serial8250>(
         serial_line, [this](std::span<const uint8_t> bytes) { console_.write(bytes); });
@@ -192,6 +230,37 @@ Result<void> Machine::create_devices(Clock::time_point process_start) {
     doorbell_ = std::make_shared<BootDoorbell>(process_start, nullptr);
     TRY(mmio_.insert(doorbell_, layout::kBootDoorbell.value(), layout::kBootDoorbellSize));
     return {};
+}
+
+Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networks,
+                                             const std::vector<boot::AcpiMmioDevice>& mmio_devices) {
+    size_t mmio_slot = 0;
+    for (PreparedNetwork& network : networks) {
+        virtio::VirtioNetOptions options;
+        options.name = network.name;
+        options.mac = network.mac.bytes;
+        options.mtu = network.mtu;
+        auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_);
+        net_devices_.push_back(device);
+        switch (network.config.transport) {
+            case net::NetTransport::Mmio: {
+                const boot::AcpiMmioDevice& place = mmio_devices.at(mmio_slot++);
+                auto transport = TRY(virtio::VirtioMmio::create(device, memory_, place.base, io_events_.get()));
+                TRY(mmio_.insert(transport, place.base.value(), place.size));
+                TRY(vm_.register_irqfd(transport->interrupt_fd(), place.irq));
+                spdlog::debug("{}: virtio-mmio at {:#x}, IRQ {}", device->name(), place.base.value(), place.irq);
+                break;
+            }
+            case net::NetTransport::Pci:
+                TRY(add_pci_device(device));
+                break;
+        }
+    }
+    return {};
+}
+
+Result<void> Machine::add_pci_device(std::shared_ptr<virtio::VirtioDevice> device) {
+    return Error{fmt::format("{}: transport=pci is not available yet", device->name())};
 }
 
 Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid) {

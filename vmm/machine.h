@@ -3,7 +3,10 @@
 // and running are separate so a caller can inspect or configure in between.
 #pragma once
 
+#include "boot/acpi.h"
+#include "devices/io_event_registrar.h"
 #include "devices/legacy/boot_doorbell.h"
+#include "devices/virtio/net/virtio_net.h"
 #include "devices/legacy/serial_8250.h"
 #include "vmm/bus.h"
 #include "vmm/console.h"
@@ -16,6 +19,7 @@
 #include "vmm/vcpu_runner.h"
 #include "vmm/vm_config.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/network_setup.h"
 
 #include <chrono>
 #include <memory>
@@ -42,6 +46,9 @@ public:
 private:
     Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console);
     Result<void> create_devices(Clock::time_point process_start);
+    Result<void> create_network_devices(std::vector<PreparedNetwork> networks,
+                                        const std::vector<boot::AcpiMmioDevice>& mmio_devices);
+    Result<void> add_pci_device(std::shared_ptr<virtio::VirtioDevice> device);
     Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
     void event_loop();
     void watch_console_input();
@@ -63,6 +70,8 @@ private:
     CpuTemplate cpu_template_ = CpuTemplate::Host;
     Clock::time_point process_start_;
     std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<IoEventRegistrar> io_events_;
+    std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
     UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
 };
 
