@@ -318,9 +318,11 @@ __attribute__((noreturn)) static void serve(enum mode mode, uint64_t report_ever
         poll_all();
         if (mode == MODE_FLOOD && !flood_done) {
             flood_step();
-            while (flood.sent >= next_report) {
+            if (flood.sent >= next_report) {
                 console_printf("skiff-testguest: flood sent=%lu\n", flood.sent);
-                next_report += report_every;
+                while (next_report <= flood.sent) {
+                    next_report += report_every;
+                }
             }
             if (flood.limit != 0 && flood.sent >= flood.limit) {
                 console_printf("skiff-testguest: flood done sent=%lu\n", flood.sent);

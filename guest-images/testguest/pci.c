@@ -232,7 +232,8 @@ static uint64_t allocate(struct pci_function function, unsigned bar, uint64_t si
     return candidate + size <= window_end ? candidate : 0;
 }
 
-uint64_t pci_memory_bar(struct pci_function function, unsigned bar, bool reassign) {
+uint64_t pci_memory_bar(struct pci_function function, unsigned bar, bool reassign, bool *placed) {
+    *placed = false;
     if (bar >= bar_count(function)) {
         return 0;
     }
@@ -262,5 +263,6 @@ uint64_t pci_memory_bar(struct pci_function function, unsigned bar, bool reassig
         pci_write32(function, bar_offset(bar + 1), 0);
     }
     pci_write16(function, PCI_COMMAND, command);
+    *placed = true;
     return address;
 }

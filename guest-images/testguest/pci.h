@@ -41,6 +41,7 @@ unsigned pci_find(uint16_t vendor, uint16_t device, struct pci_function *found,
 // identity map (below 4 GiB, and in the uncached top GiB). A BAR that is
 // unassigned (0) or unusable, or any BAR when `reassign` is set, gets an
 // address from the platform's PCI window that no other BAR on bus 0 uses.
-// Leaves memory decoding as it found it. Returns 0 for an I/O BAR, a BAR
-// out of range, or a full window.
-uint64_t pci_memory_bar(struct pci_function function, unsigned bar, bool reassign);
+// Leaves memory decoding as it found it; *placed says whether the BAR was
+// given a new address. Returns 0 for an I/O BAR, a BAR out of range, or a
+// full window.
+uint64_t pci_memory_bar(struct pci_function function, unsigned bar, bool reassign, bool *placed);

@@ -45,8 +45,14 @@ enum virtio_mmio_probe virtio_mmio_probe(uint64_t base) {
     if (version != MMIO_VERSION_MODERN) {
         return VIRTIO_MMIO_ABSENT;
     }
-    return mmio_read32(base + MMIO_DEVICE_ID) == VIRTIO_DEVICE_ID_NET ? VIRTIO_MMIO_NET
-                                                                       : VIRTIO_MMIO_OTHER_DEVICE;
+    switch (mmio_read32(base + MMIO_DEVICE_ID)) {
+    case 0:
+        return VIRTIO_MMIO_ABSENT;  // a transport with no device behind it
+    case VIRTIO_DEVICE_ID_NET:
+        return VIRTIO_MMIO_NET;
+    default:
+        return VIRTIO_MMIO_OTHER_DEVICE;
+    }
 }
 
 // "<size>@<base>:<irq>[:<id>]", size with an optional K/M/G suffix, as

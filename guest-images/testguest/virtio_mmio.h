@@ -13,9 +13,9 @@
 #define VIRTIO_MMIO_PROBED_SLOTS 8
 
 enum virtio_mmio_probe {
-    VIRTIO_MMIO_ABSENT,  // no magic value: nothing there
+    VIRTIO_MMIO_ABSENT,  // no magic value, or device ID 0 (an empty transport)
     VIRTIO_MMIO_LEGACY,  // version 1 (legacy): not supported
-    VIRTIO_MMIO_OTHER_DEVICE,  // some other virtio device, or a placeholder (ID 0)
+    VIRTIO_MMIO_OTHER_DEVICE,  // some other virtio device
     VIRTIO_MMIO_NET,
 };
 

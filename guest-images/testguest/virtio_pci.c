@@ -1,5 +1,6 @@
 #include "virtio_pci.h"
 
+#include "console.h"
 #include "io.h"
 
 // struct virtio_pci_cap field offsets, and cfg_type values.
@@ -181,8 +182,15 @@ bool virtio_pci_open(struct virtio_transport *transport, struct pci_function fun
             continue;
         }
         if (!bar_resolved[capability->bar]) {
-            bar_addresses[capability->bar] = pci_memory_bar(function, capability->bar, reassign);
+            bool placed;
+            bar_addresses[capability->bar] =
+                pci_memory_bar(function, capability->bar, reassign, &placed);
             bar_resolved[capability->bar] = true;
+            if (placed) {
+                console_printf("skiff-testguest: pci 00:%02x.%u BAR%u placed at %#lx\n",
+                               function.slot, function.function, capability->bar,
+                               bar_addresses[capability->bar]);
+            }
         }
         if (bar_addresses[capability->bar] == 0) {
             *problem = "a virtio capability's BAR has no usable memory address";
