@@ -33,7 +33,8 @@ void pci_write32(struct pci_function function, uint8_t offset, uint32_t value);
 void pci_write16(struct pci_function function, uint8_t offset, uint16_t value);
 
 // Functions on bus 0 with this vendor and device ID, in slot order; at
-// most `capacity` are stored, the count found is returned.
+// most `capacity` are stored, the count found is returned. Without a
+// device at 00:00.0 (a host bridge) the bus is taken to be absent.
 unsigned pci_find(uint16_t vendor, uint16_t device, struct pci_function *found,
                   unsigned capacity);
 
