@@ -48,6 +48,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
+# A run killed outright (SIGKILL, say by a test timeout) cannot clean up:
+# remove namespaces of earlier runs whose script is gone.
+for stale in $(ip netns list 2>/dev/null | sed -n 's/^\(skiff-testguest-net-[0-9]*\).*/\1/p'); do
+    kill -0 "${stale##*-}" 2>/dev/null || ip netns del "$stale" 2>/dev/null
+done
 ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
 in_ns() { ip netns exec "$ns" "$@"; }
 # No IPv6 chatter (router solicitations, MLD) on the taps: the counters
