@@ -120,11 +120,17 @@ Result<ifreq> inspect_tap_fd(int fd) {
         return Error::format("fd {} is '{}', a tun device in layer-3 mode (IFF_TUN): skiff needs a tap (IFF_TAP)", fd,
                              name);
     }
+    // IFF_NO_PI cannot be read from TUNGETIFF (IFF_NOFILTER shares its
+    // bit there); the device's netlink attributes have it.
+    auto link = TRY(query_link(name).context_error(fmt::format("fd {}", fd)));
+    if (!link.tun) {
+        return Error::format("fd {}: the kernel reports no tun attributes for '{}'", fd, name);
+    }
     std::vector<std::string_view> missing;
     if ((flags & IFF_VNET_HDR) == 0) {
         missing.push_back("IFF_VNET_HDR");
     }
-    if ((flags & IFF_NO_PI) == 0) {
+    if (link.tun->packet_info) {
         missing.push_back("IFF_NO_PI");
     }
     if (!missing.empty()) {
