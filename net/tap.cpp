@@ -120,6 +120,27 @@ Result<ifreq> inspect_tap_fd(int fd) {
         return Error::format("fd {} is '{}', a tun device in layer-3 mode (IFF_TUN): skiff needs a tap (IFF_TAP)", fd,
                              name);
     }
+    // Everything below looks the interface up by name in skiff's network
+    // namespace; the fd's tap may live in another one (where the name may
+    // even be taken by a different interface). The tap's MAC through its
+    // own fd against the MAC of that name here tells, without the
+    // privilege TUNGETDEVNETNS needs.
+    ifreq address_request{};
+    if (::ioctl(fd, SIOCGIFHWADDR, &address_request) < 0) {
+        return Error::format("fd {} (tap '{}'): reading its MAC address: {}", fd, name, std::strerror(errno));
+    }
+    bool same_interface_here = false;
+    if (interface_exists(name)) {
+        auto local_mac = interface_mac(name);
+        same_interface_here =
+            local_mac.ok() &&
+            std::memcmp(local_mac->bytes.data(), address_request.ifr_hwaddr.sa_data, local_mac->bytes.size()) == 0;
+    }
+    if (!same_interface_here) {
+        return Error::format("fd {} (tap '{}') belongs to another network namespace than skiff: run skiff in the "
+                             "tap's namespace",
+                             fd, name);
+    }
     // IFF_NO_PI cannot be read from TUNGETIFF (IFF_NOFILTER shares its
     // bit there); the device's netlink attributes have it.
     auto link = TRY(query_link(name).context_error(fmt::format("fd {}", fd)));

@@ -358,6 +358,23 @@ TEST_CASE("an fd handed to skiff is checked and taken over", "[tap][fd]") {
         CHECK_THAT(open_error_fd(tun), Catch::Contains("'sktun0', a tun device in layer-3 mode"));
     }
 
+    SECTION("a tap in another network namespace is refused") {
+        int elsewhere = attach_tun("skfd0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, error).release();
+        REQUIRE(elsewhere >= 0);
+        int elsewhere_too = attach_tun("skfd1", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, error).release();
+        REQUIRE(elsewhere_too >= 0);
+        fresh_namespace();
+        // The same name here, but a different interface.
+        auto impostor = attach_tun("skfd0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, error);
+        REQUIRE(impostor.valid());
+        auto expected = [](int fd, const char* name) {
+            return "fd " + std::to_string(fd) + " (tap '" + name +
+                   "') belongs to another network namespace than skiff: run skiff in the tap's namespace";
+        };
+        CHECK(open_error_fd(elsewhere) == expected(elsewhere, "skfd0"));
+        CHECK(open_error_fd(elsewhere_too) == expected(elsewhere_too, "skfd1"));
+    }
+
     SECTION("fds that are no tap at all") {
         int pipe_fds[2];
         REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
