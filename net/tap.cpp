@@ -335,7 +335,7 @@ Result<IoResult> Tap::receive(std::span<const iovec> buffers, size_t& received) 
 }
 
 void Tap::count_dropped_frame(int error) {
-    ++dropped_frames_;
+    uint64_t total = dropped_frames_.fetch_add(1, std::memory_order_relaxed) + 1;
     ++dropped_since_warning_;
     auto now = std::chrono::steady_clock::now();
     if (last_drop_warning_ != std::chrono::steady_clock::time_point{} &&
@@ -343,7 +343,7 @@ void Tap::count_dropped_frame(int error) {
         return;
     }
     spdlog::warn("tap '{}': dropped {} frame(s) from the guest: {} ({} in all)", name_, dropped_since_warning_,
-                 drop_reason(error), dropped_frames_);
+                 drop_reason(error), total);
     dropped_since_warning_ = 0;
     last_drop_warning_ = now;
 }

@@ -469,8 +469,10 @@ TEST_CASE("a persistent tap owned by the user opens without privileges", "[tap][
         // Asking for changes that need the privilege fails with the fix.
         config = net::parse_net_config("mode=tap,ifname=skuser0,mtu=1400");
         tap = net::open_tap(*config);
-        if (tap || tap.error().message.find("setting MTU 1400: permission denied: run skiff as root or give it "
-                                            "CAP_NET_ADMIN, or do it beforehand (ip link set skuser0 mtu 1400)") == std::string::npos) {
+        const std::string expected =
+            "interface 'skuser0': setting MTU 1400: permission denied: run skiff as root or give it CAP_NET_ADMIN, "
+            "or do it beforehand (ip link set skuser0 mtu 1400)";
+        if (tap || tap.error().message != expected) {
             problems += "mtu: " + (tap ? std::string("changed") : tap.error().message) + "\n";
         }
         return problems;
