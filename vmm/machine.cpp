@@ -10,6 +10,7 @@
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
+#include "vmm/event_loop.h"
 #include "vmm/file_reader.h"
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
@@ -161,6 +162,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
                                                                   : SoftExceptionRip::AtInstruction;
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
+    machine->loop_ = TRY(EventLoop::create());
     TRY(machine->create_devices(process_start));
 
     auto supported = TRY(machine->kvm_.supported_cpuid());
@@ -269,6 +271,55 @@ void Machine::log_resource_usage() const {
                   resident_bytes(memory_) / 1024, split);
 }
 
+namespace {
+
+// A one-shot (or periodic) timerfd firing after `seconds`.
+UniqueFd make_timer(double seconds) {
+    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(seconds);
+    spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
+        spec.it_value.tv_nsec = 1;
+    }
+    if (timer.valid()) {
+        ::timerfd_settime(timer.get(), 0, &spec, nullptr);
+    }
+    return timer;
+}
+
+}  // namespace
+
+void Machine::watch_console_input() {
+    auto added = loop_->add(STDIN_FILENO, EPOLLIN, [this](uint32_t) {
+        uint8_t buffer[256];
+        size_t room = std::min(sizeof(buffer), serial_->input_space());
+        if (room == 0) {
+            // The guest is not reading: stop watching stdin for a while
+            // rather than buffer (or spin on a readable fd).
+            loop_->remove(STDIN_FILENO);
+            input_retry_ = make_timer(0.01);
+            auto retry = loop_->add(input_retry_.get(), EPOLLIN, [this](uint32_t) {
+                loop_->remove(input_retry_.get());
+                input_retry_.reset();
+                watch_console_input();
+            });
+            if (!retry.ok()) {
+                spdlog::warn("console input: {}", retry.error().message);
+            }
+            return;
+        }
+        ssize_t got = ::read(STDIN_FILENO, buffer, room);
+        if (got <= 0) {
+            loop_->remove(STDIN_FILENO);  // end of input
+            return;
+        }
+        serial_->enqueue_input(std::span<const uint8_t>(buffer, static_cast<size_t>(got)));
+    });
+    // Fails for /dev/null (not pollable): no console input then.
+    (void)added;
+}
+
 void Machine::event_loop() {
     // SIGINT/SIGTERM arrive through a signalfd; they are blocked in this and
     // (by inheritance) every vCPU thread, which were started after main()
@@ -278,78 +329,47 @@ void Machine::event_loop() {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
     UniqueFd timer;
-    if (!epoll.valid()) {
-        lifecycle_.request_stop(ExitStatus::StartupError, "epoll_create1 failed");
+    auto watched = loop_->add(lifecycle_.event_fd(), EPOLLIN, [](uint32_t) {});
+    if (watched.ok() && signal_fd.valid()) {
+        int fd = signal_fd.get();
+        watched = loop_->add(fd, EPOLLIN, [this, fd](uint32_t) {
+            signalfd_siginfo info{};
+            if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
+                lifecycle_.request_stop(ExitStatus::GuestShutdown, fmt::format("stopped by signal {}", info.ssi_signo));
+            }
+        });
+    }
+    if (watched.ok() && config_.timeout_seconds) {
+        timer = make_timer(*config_.timeout_seconds);
+        watched = loop_->add(timer.get(), EPOLLIN, [this](uint32_t) {
+            lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", *config_.timeout_seconds));
+        });
+    }
+    if (!watched.ok()) {
+        lifecycle_.request_stop(ExitStatus::StartupError, watched.error().message);
         return;
     }
-    auto watch = [&epoll](int fd) {
-        epoll_event event{};
-        event.events = EPOLLIN;
-        event.data.fd = fd;
-        return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
-    };
-    watch(lifecycle_.event_fd());
-    if (signal_fd.valid()) {
-        watch(signal_fd.get());
-    }
-    if (config_.timeout_seconds) {
-        timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-        itimerspec spec{};
-        double seconds = *config_.timeout_seconds;
-        spec.it_value.tv_sec = static_cast<time_t>(seconds);
-        spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
-        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
-            spec.it_value.tv_nsec = 1;
-        }
-        ::timerfd_settime(timer.get(), 0, &spec, nullptr);
-        watch(timer.get());
-    }
     std::optional<TerminalMode> terminal;
-    bool stdin_open = config_.serial.output == SerialOutput::Stdio;
-    if (stdin_open) {
+    if (config_.serial.output == SerialOutput::Stdio) {
         terminal.emplace(STDIN_FILENO);
-        stdin_open = watch(STDIN_FILENO);  // fails for /dev/null (not pollable): fine
+        watch_console_input();
     }
 
     while (!lifecycle_.stopping()) {
-        epoll_event events[8];
-        int count = ::epoll_wait(epoll.get(), events, 8, -1);
-        if (count < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            lifecycle_.request_stop(ExitStatus::KvmError, "epoll_wait failed");
+        auto status = loop_->run_once(-1);
+        if (!status.ok()) {
+            lifecycle_.request_stop(ExitStatus::KvmError, status.error().message);
             break;
         }
-        for (int i = 0; i < count; ++i) {
-            int fd = events[i].data.fd;
-            if (fd == signal_fd.get()) {
-                signalfd_siginfo info{};
-                if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
-                    lifecycle_.request_stop(ExitStatus::GuestShutdown,
-                                            fmt::format("stopped by signal {}", info.ssi_signo));
-                }
-            } else if (timer.valid() && fd == timer.get()) {
-                lifecycle_.request_stop(ExitStatus::Timeout,
-                                        fmt::format("timeout after {} s", *config_.timeout_seconds));
-            } else if (fd == STDIN_FILENO) {
-                uint8_t buffer[256];
-                size_t room = std::min(sizeof(buffer), serial_->input_space());
-                if (room == 0) {
-                    // The guest is not reading: wait, do not buffer.
-                    ::usleep(10000);
-                    continue;
-                }
-                ssize_t got = ::read(STDIN_FILENO, buffer, room);
-                if (got <= 0) {
-                    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
-                    continue;
-                }
-                serial_->enqueue_input(std::span<const uint8_t>(buffer, static_cast<size_t>(got)));
-            }
-        }
+    }
+    loop_->remove(STDIN_FILENO);
+    loop_->remove(lifecycle_.event_fd());
+    if (signal_fd.valid()) {
+        loop_->remove(signal_fd.get());
+    }
+    if (timer.valid()) {
+        loop_->remove(timer.get());
     }
 }
 

@@ -10,6 +10,7 @@
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
+#include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_runner.h"
@@ -43,6 +44,7 @@ private:
     Result<void> create_devices(Clock::time_point process_start);
     Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
     void event_loop();
+    void watch_console_input();
     void log_resource_usage() const;
 
     VmConfig config_;
@@ -60,6 +62,8 @@ private:
     SoftExceptionRip soft_exception_rip_ = SoftExceptionRip::AtInstruction;
     CpuTemplate cpu_template_ = CpuTemplate::Host;
     Clock::time_point process_start_;
+    std::unique_ptr<EventLoop> loop_;
+    UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
 };
 
 }  // namespace skiff
