@@ -6,6 +6,7 @@
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>  // SIOCBRADDIF
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,10 +20,6 @@
 #include <span>
 #include <vector>
 
-// <linux/sockios.h> (through <sys/ioctl.h>) has the bridge ioctls.
-#ifndef SIOCBRADDIF
-#define SIOCBRADDIF 0x89a2
-#endif
 
 namespace skiff::net {
 
@@ -49,7 +46,7 @@ Error interface_error(std::string_view name, std::string_view what, int error, s
     if (error == EPERM || error == EACCES) {
         message += fmt::format(": {}", kNeedNetAdmin);
         if (!manual_fix.empty()) {
-            message += fmt::format(", or {} beforehand ({})", what, manual_fix);
+            message += fmt::format(", or do it beforehand ({})", manual_fix);
         }
     } else if (error == ENODEV) {
         message = fmt::format("interface '{}' does not exist", name);
@@ -171,6 +168,7 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     std::memcpy(&info, body.data(), sizeof(info));
     LinkInfo link;
     link.index = static_cast<unsigned>(info.ifi_index);
+    std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
     for_each_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
         if (type == IFLA_MASTER && payload.size() >= sizeof(uint32_t)) {
             uint32_t master = 0;
@@ -180,10 +178,38 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
             for_each_attribute(payload, [&](unsigned nested_type, auto nested) {
                 if (nested_type == IFLA_INFO_KIND) {
                     link.kind = attribute_string(nested);
+                } else if (nested_type == IFLA_INFO_DATA) {
+                    kind_data = nested;
                 }
             });
         }
     });
+    if (link.kind == "tun") {
+        TunInfo tun;
+        for_each_attribute(kind_data, [&](unsigned type, auto payload) {
+            bool flag = !payload.empty() && payload[0] != 0;
+            switch (type) {
+                case IFLA_TUN_TYPE:
+                    tun.tap = !payload.empty() && payload[0] == IFF_TAP;
+                    break;
+                case IFLA_TUN_PI:
+                    tun.packet_info = flag;
+                    break;
+                case IFLA_TUN_VNET_HDR:
+                    tun.vnet_header = flag;
+                    break;
+                case IFLA_TUN_PERSIST:
+                    tun.persistent = flag;
+                    break;
+                case IFLA_TUN_MULTI_QUEUE:
+                    tun.multi_queue = flag;
+                    break;
+                default:
+                    break;
+            }
+        });
+        link.tun = tun;
+    }
     return std::optional<LinkInfo>{std::move(link)};
 }
 

@@ -34,10 +34,22 @@ inline constexpr std::string_view kNeedNetAdmin = "run skiff as root or give it 
 // ',' and '=' (they cannot pass through --net).
 Result<void> check_interface_name(std::string_view name);
 
+// What the kernel reports of a tun/tap device (IFLA_TUN_*). The packet
+// information flag is only known this way: TUNGETIFF reports IFF_NOFILTER
+// in the bit IFF_NO_PI uses.
+struct TunInfo {
+    bool tap = false;           // IFF_TAP (else IFF_TUN)
+    bool packet_info = false;   // frames carry the 4-byte header (no IFF_NO_PI)
+    bool vnet_header = false;   // IFF_VNET_HDR
+    bool persistent = false;    // IFF_PERSIST
+    bool multi_queue = false;   // IFF_MULTI_QUEUE
+};
+
 struct LinkInfo {
     unsigned index = 0;
     std::string kind;                     // IFLA_INFO_KIND: "tun", "bridge", "veth"; empty for NICs
     std::optional<unsigned> master_index; // the bridge (or bond) it is a port of
+    std::optional<TunInfo> tun;           // for kind "tun"
 };
 
 // Whether an interface of that name exists in this namespace.

@@ -120,11 +120,38 @@ Result<ifreq> inspect_tap_fd(int fd) {
         return Error::format("fd {} is '{}', a tun device in layer-3 mode (IFF_TUN): skiff needs a tap (IFF_TAP)", fd,
                              name);
     }
+    // Everything below looks the interface up by name in skiff's network
+    // namespace; the fd's tap may live in another one (where the name may
+    // even be taken by a different interface). The tap's MAC through its
+    // own fd against the MAC of that name here tells, without the
+    // privilege TUNGETDEVNETNS needs.
+    ifreq address_request{};
+    if (::ioctl(fd, SIOCGIFHWADDR, &address_request) < 0) {
+        return Error::format("fd {} (tap '{}'): reading its MAC address: {}", fd, name, std::strerror(errno));
+    }
+    bool same_interface_here = false;
+    if (interface_exists(name)) {
+        auto local_mac = interface_mac(name);
+        same_interface_here =
+            local_mac.ok() &&
+            std::memcmp(local_mac->bytes.data(), address_request.ifr_hwaddr.sa_data, local_mac->bytes.size()) == 0;
+    }
+    if (!same_interface_here) {
+        return Error::format("fd {} (tap '{}') belongs to another network namespace than skiff: run skiff in the "
+                             "tap's namespace",
+                             fd, name);
+    }
+    // IFF_NO_PI cannot be read from TUNGETIFF (IFF_NOFILTER shares its
+    // bit there); the device's netlink attributes have it.
+    auto link = TRY(query_link(name).context_error(fmt::format("fd {}", fd)));
+    if (!link.tun) {
+        return Error::format("fd {}: the kernel reports no tun attributes for '{}'", fd, name);
+    }
     std::vector<std::string_view> missing;
     if ((flags & IFF_VNET_HDR) == 0) {
         missing.push_back("IFF_VNET_HDR");
     }
-    if ((flags & IFF_NO_PI) == 0) {
+    if (link.tun->packet_info) {
         missing.push_back("IFF_NO_PI");
     }
     if (!missing.empty()) {
@@ -308,7 +335,7 @@ Result<IoResult> Tap::receive(std::span<const iovec> buffers, size_t& received) 
 }
 
 void Tap::count_dropped_frame(int error) {
-    ++dropped_frames_;
+    uint64_t total = dropped_frames_.fetch_add(1, std::memory_order_relaxed) + 1;
     ++dropped_since_warning_;
     auto now = std::chrono::steady_clock::now();
     if (last_drop_warning_ != std::chrono::steady_clock::time_point{} &&
@@ -316,7 +343,7 @@ void Tap::count_dropped_frame(int error) {
         return;
     }
     spdlog::warn("tap '{}': dropped {} frame(s) from the guest: {} ({} in all)", name_, dropped_since_warning_,
-                 drop_reason(error), dropped_frames_);
+                 drop_reason(error), total);
     dropped_since_warning_ = 0;
     last_drop_warning_ = now;
 }

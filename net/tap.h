@@ -3,7 +3,8 @@
 // information header (IFF_NO_PI), a non-blocking fd for the event loop, and
 // the checksum/TSO offloads the kernel accepts (TUNSETOFFLOAD).
 //
-// Single queue: IFF_MULTI_QUEUE taps are not supported.
+// Single queue: skiff opens taps without IFF_MULTI_QUEUE (an fd handed in
+// may be one queue of a multi-queue tap; it is used as that one queue).
 //
 // Lifetime: a tap skiff creates is not made persistent, so the kernel
 // removes it when this Tap (its only fd) is destroyed, on every exit path
@@ -23,6 +24,7 @@
 #include "vmm/result.h"
 #include "vmm/unique_fd.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -62,7 +64,8 @@ public:
     // True when skiff created the interface (it goes away with this Tap).
     [[nodiscard]] bool created() const { return created_; }
     // Frames from the guest the kernel did not take (see the file comment).
-    [[nodiscard]] uint64_t dropped_frames() const { return dropped_frames_; }
+    // Any thread may read it; send() counts.
+    [[nodiscard]] uint64_t dropped_frames() const { return dropped_frames_.load(std::memory_order_relaxed); }
 
 private:
     Tap(UniqueFd fd, std::string name, bool created) : fd_(std::move(fd)), name_(std::move(name)), created_(created) {}
@@ -73,7 +76,9 @@ private:
     std::string name_;
     bool created_ = false;
     Offloads supported_;
-    uint64_t dropped_frames_ = 0;
+    // send() and receive() may run on different threads: the drop
+    // bookkeeping belongs to send() alone.
+    std::atomic<uint64_t> dropped_frames_ = 0;
     uint64_t dropped_since_warning_ = 0;
     std::chrono::steady_clock::time_point last_drop_warning_{};
 };

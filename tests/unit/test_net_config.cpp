@@ -59,7 +59,7 @@ TEST_CASE("default MAC addresses are local unicast, stable per instance and inde
     CHECK(skiff::net::default_mac_address("vm-1235", 0) != first);
 }
 
-TEST_CASE("a full --net tap value", "[net][net_config]") {
+TEST_CASE("a full net option value for a tap", "[net][net_config]") {
     auto parsed = parse_net_config("mode=tap,ifname=tap0,bridge=br0,mac=02:00:00:aa:bb:cc,mtu=9000,transport=pci");
     REQUIRE(parsed.ok());
     const NetConfig& config = *parsed;
@@ -75,7 +75,7 @@ TEST_CASE("a full --net tap value", "[net][net_config]") {
     CHECK(config.transport == NetTransport::Pci);
 }
 
-TEST_CASE("--net defaults and key order", "[net][net_config]") {
+TEST_CASE("net option defaults and key order", "[net][net_config]") {
     auto parsed = parse_net_config("ifname=tap1,mode=tap");
     REQUIRE(parsed.ok());
     CHECK(parsed->ifname == "tap1");
@@ -101,7 +101,7 @@ TEST_CASE("--net defaults and key order", "[net][net_config]") {
     CHECK(parse_net_config("mode=tap,ifname=abcdefghijklmno")->ifname == "abcdefghijklmno");  // 15: the limit
 }
 
-TEST_CASE("--net errors name the key and the problem", "[net][net_config]") {
+TEST_CASE("net option errors name the key and the problem", "[net][net_config]") {
     struct Case {
         std::string text;
         std::vector<std::string> expected;  // substrings of the message
@@ -159,7 +159,7 @@ TEST_CASE("--net errors name the key and the problem", "[net][net_config]") {
     }
 }
 
-TEST_CASE("--net help lists the modes and keys", "[net][net_config]") {
+TEST_CASE("net option help lists the modes and keys", "[net][net_config]") {
     auto help = skiff::net::net_config_help();
     CHECK_THAT(help, Catch::Contains("tap "));
     for (const char* key : {"ifname", "fd", "bridge", "mac", "mtu", "transport"}) {
