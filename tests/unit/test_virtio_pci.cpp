@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <atomic>
 #include <random>
+#include <thread>
 
 using namespace skiff;
 using namespace skiff::virtio;
@@ -774,6 +776,34 @@ TEST_CASE("virtio-pci: hostile configuration and BAR traffic does not crash", "[
     CHECK(harness.device->activation->queues.size() == 3);
     CHECK(harness.ioevents->registered.size() == 3);
     CHECK(harness.machine.config_read(harness.slot, 0, 4) == 0x10411af4);
+}
+
+TEST_CASE("virtio-pci: the data path signals while the driver resets and reprograms", "[virtio][pci]") {
+    Harness harness;
+    harness.initialise(3);
+    auto interrupt = harness.transport->interrupt();
+    std::atomic<bool> stop{false};
+    std::thread data_path([&] {
+        uint16_t queue = 0;
+        while (!stop) {
+            interrupt->signal_queue(queue);
+            queue = static_cast<uint16_t>((queue + 1) % 3);
+            if (queue == 0) {
+                interrupt->signal_config();
+            }
+        }
+    });
+    for (int round = 0; round < 200; ++round) {
+        harness.set_status(0);
+        harness.initialise(3);
+        uint64_t entry = harness.bar + pci_bar::kMsixTable + 16 * uint64_t(round % 4);
+        harness.machine.mmio_write(entry + 12, 4, 1);
+        harness.machine.mmio_write(entry + 12, 4, 0);
+    }
+    stop = true;
+    data_path.join();
+    CHECK(harness.transport->activated());
+    CHECK(harness.device->activations == 201);
 }
 
 TEST_CASE("virtio-pci: creation limits", "[virtio][pci]") {
