@@ -218,3 +218,200 @@ TEST_CASE("write_acpi_tables rejects what it cannot describe", "[boot]") {
     REQUIRE(no_bios_area.ok());
     CHECK_FALSE(write_acpi_tables(*no_bios_area, AcpiConfig{}).ok());
 }
+
+namespace {
+
+// The DSDT's devices decoded as an OS reads them: Scope(\_SB) holding
+// Device()s whose _HID, _UID and _CRS are named data objects; _CRS resources
+// decoded as Linux's acpi_dev_resource_memory() and
+// acpi_dev_resource_interrupt() do.
+struct DecodedMmioDevice {
+    std::string name;
+    std::string hid;
+    uint64_t uid = UINT64_MAX;
+    uint32_t memory_base = 0;
+    uint32_t memory_length = 0;
+    bool memory_writable = false;
+    std::vector<uint32_t> interrupts;
+    uint8_t interrupt_flags = 0;
+    bool end_tag = false;
+};
+
+class AmlReader {
+public:
+    explicit AmlReader(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+    [[nodiscard]] size_t position() const { return position_; }
+    [[nodiscard]] bool at(size_t end) const { return position_ >= end; }
+    uint8_t byte() {
+        REQUIRE(position_ < bytes_.size());
+        return bytes_[position_++];
+    }
+    uint64_t little_endian(size_t size) {
+        uint64_t value = 0;
+        for (size_t index = 0; index < size; ++index) {
+            value |= uint64_t{byte()} << (8 * index);
+        }
+        return value;
+    }
+    // Returns the end of the package (PkgLength counts its own bytes).
+    size_t package_end() {
+        const size_t start = position_;
+        const uint8_t lead = byte();
+        const unsigned follow = lead >> 6;
+        uint64_t length = follow == 0 ? lead & 0x3f : lead & 0x0f;
+        for (unsigned index = 0; index < follow; ++index) {
+            length |= uint64_t{byte()} << (4 + 8 * index);
+        }
+        REQUIRE(start + length <= bytes_.size());
+        return start + length;
+    }
+    std::string name_segment() {
+        std::string name;
+        for (int index = 0; index < 4; ++index) {
+            name.push_back(static_cast<char>(byte()));
+        }
+        return name;
+    }
+    uint64_t integer() {
+        switch (byte()) {
+            case 0x00: return 0;
+            case 0x01: return 1;
+            case 0x0a: return little_endian(1);
+            case 0x0b: return little_endian(2);
+            case 0x0c: return little_endian(4);
+            case 0x0e: return little_endian(8);
+            default: FAIL("not an AML integer"); return 0;
+        }
+    }
+    std::string string() {
+        REQUIRE(byte() == 0x0d);
+        std::string text;
+        for (uint8_t c = byte(); c != 0; c = byte()) {
+            text.push_back(static_cast<char>(c));
+        }
+        return text;
+    }
+    std::vector<uint8_t> buffer() {
+        REQUIRE(byte() == 0x11);
+        const size_t end = package_end();
+        const uint64_t size = integer();
+        REQUIRE(position_ + size == end);
+        std::vector<uint8_t> data(bytes_.begin() + static_cast<long>(position_),
+                                  bytes_.begin() + static_cast<long>(end));
+        position_ = end;
+        return data;
+    }
+
+private:
+    const std::vector<uint8_t>& bytes_;
+    size_t position_ = 0;
+};
+
+void decode_resources(const std::vector<uint8_t>& resources, DecodedMmioDevice& device) {
+    size_t offset = 0;
+    while (offset < resources.size()) {
+        const uint8_t tag = resources[offset];
+        if ((tag & 0x80) == 0) {
+            // Small item: only the End Tag (type 0xf, length 1) is expected.
+            REQUIRE(tag == 0x79);
+            REQUIRE(offset + 2 == resources.size());
+            device.end_tag = true;
+            return;
+        }
+        REQUIRE(offset + 3 <= resources.size());
+        const size_t length = resources[offset + 1] | (size_t{resources[offset + 2]} << 8);
+        const size_t data = offset + 3;
+        REQUIRE(data + length <= resources.size());
+        auto u32 = [&](size_t at) {
+            uint32_t value = 0;
+            std::memcpy(&value, resources.data() + at, sizeof(value));
+            return value;
+        };
+        switch (tag & 0x7f) {
+            case 0x06:  // Memory32Fixed: info, base, length
+                REQUIRE(length == 9);
+                device.memory_writable = (resources[data] & 1) != 0;
+                device.memory_base = u32(data + 1);
+                device.memory_length = u32(data + 5);
+                break;
+            case 0x09: {  // Extended Interrupt: flags, count, interrupts
+                REQUIRE(length >= 2);
+                device.interrupt_flags = resources[data];
+                const size_t count = resources[data + 1];
+                REQUIRE(length == 2 + 4 * count);
+                for (size_t index = 0; index < count; ++index) {
+                    device.interrupts.push_back(u32(data + 2 + 4 * index));
+                }
+                break;
+            }
+            default: FAIL("unexpected resource type " << int(tag & 0x7f));
+        }
+        offset = data + length;
+    }
+}
+
+std::vector<DecodedMmioDevice> decode_dsdt_devices(const std::vector<uint8_t>& definitions) {
+    AmlReader reader(definitions);
+    REQUIRE(reader.byte() == 0x10);  // ScopeOp
+    const size_t scope_end = reader.package_end();
+    REQUIRE(reader.byte() == '\\');
+    REQUIRE(reader.name_segment() == "_SB_");
+    std::vector<DecodedMmioDevice> devices;
+    while (!reader.at(scope_end)) {
+        REQUIRE(reader.byte() == 0x5b);  // ExtOpPrefix
+        REQUIRE(reader.byte() == 0x82);  // DeviceOp
+        const size_t device_end = reader.package_end();
+        DecodedMmioDevice device;
+        device.name = reader.name_segment();
+        while (!reader.at(device_end)) {
+            REQUIRE(reader.byte() == 0x08);  // NameOp
+            const std::string name = reader.name_segment();
+            if (name == "_HID") {
+                device.hid = reader.string();
+            } else if (name == "_UID") {
+                device.uid = reader.integer();
+            } else if (name == "_CRS") {
+                decode_resources(reader.buffer(), device);
+            } else {
+                FAIL("unexpected object " << name);
+            }
+        }
+        REQUIRE(reader.position() == device_end);
+        devices.push_back(device);
+    }
+    REQUIRE(reader.position() == definitions.size());
+    return devices;
+}
+
+}  // namespace
+
+TEST_CASE("DSDT virtio-mmio devices decode as Linux's virtio_mmio ACPI match expects", "[boot]") {
+    AcpiConfig config;
+    config.virtio_mmio_devices = {{GuestAddress(0xd0001000), 0x1000, 5},
+                                  {GuestAddress(0xd0002000), 0x1000, 6},
+                                  {GuestAddress(0xfebff000), 0x200, 23}};
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    const std::vector<DecodedMmioDevice> devices = decode_dsdt_devices(*definitions);
+    REQUIRE(devices.size() == config.virtio_mmio_devices.size());
+    for (size_t index = 0; index < devices.size(); ++index) {
+        INFO("device " << index);
+        const DecodedMmioDevice& device = devices[index];
+        const AcpiMmioDevice& expected = config.virtio_mmio_devices[index];
+        CHECK(device.name == fmt::format("V{:03X}", index));
+        // drivers/virtio/virtio_mmio.c: virtio_mmio_acpi_match = {"LNRO0005"},
+        // a _HID string (not an EISA ID: four letters).
+        CHECK(device.hid == "LNRO0005");
+        CHECK(device.uid == index);
+        // platform_get_resource(IORESOURCE_MEM, 0): the register window.
+        CHECK(device.memory_base == expected.base.value());
+        CHECK(device.memory_length == expected.size);
+        CHECK(device.memory_writable);
+        // platform_get_irq(0): one interrupt, consumed, edge, active high,
+        // exclusive (flags bit 0 consumer, bit 1 edge, bit 2 active low,
+        // bit 3 shared) - what KVM's irqfd delivers: one edge per signal.
+        REQUIRE(device.interrupts == std::vector<uint32_t>{expected.irq});
+        CHECK(device.interrupt_flags == 0x03);
+        CHECK(device.end_tag);
+    }
+}
