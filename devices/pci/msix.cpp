@@ -2,11 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
 namespace skiff::pci {
 
@@ -38,14 +34,10 @@ Result<std::unique_ptr<Msix>> Msix::create(uint16_t vector_count, std::shared_pt
     msix->vectors_.resize(vector_count);
     // On failure the destructor undoes what was done so far.
     for (Vector& vector : msix->vectors_) {
-        int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) {
-            return errno_error("MSI-X vector eventfd");
-        }
-        vector.event_fd.reset(fd);
+        vector.event_fd = TRY(EventFd::create());
         vector.gsi = TRY(msix->routing_->allocate_gsi());
         vector.gsi_allocated = true;
-        TRY(msix->routing_->register_irqfd(vector.event_fd.get(), vector.gsi));
+        TRY(msix->routing_->register_irqfd(vector.event_fd->fd(), vector.gsi));
         vector.irqfd_registered = true;
     }
     return msix;
@@ -67,7 +59,7 @@ Msix::~Msix() {
     }
     for (Vector& vector : vectors_) {
         if (vector.irqfd_registered) {
-            (void)routing_->unregister_irqfd(vector.event_fd.get(), vector.gsi);
+            (void)routing_->unregister_irqfd(vector.event_fd->fd(), vector.gsi);
         }
         if (vector.gsi_allocated) {
             routing_->release_gsi(vector.gsi);
@@ -188,7 +180,7 @@ void Msix::fire(uint16_t vector_index) {
 }
 
 int Msix::vector_fd(uint16_t vector) const {
-    return vector < vectors_.size() ? vectors_[vector].event_fd.get() : -1;
+    return vector < vectors_.size() && vectors_[vector].event_fd ? vectors_[vector].event_fd->fd() : -1;
 }
 
 uint32_t Msix::vector_gsi(uint16_t vector) const { return vector < vectors_.size() ? vectors_[vector].gsi : 0; }
@@ -235,13 +227,6 @@ void Msix::synchronize() {
     }
 }
 
-void Msix::deliver(Vector& vector) {
-    uint64_t one = 1;
-    ssize_t written = ::write(vector.event_fd.get(), &one, sizeof(one));
-    // EAGAIN: the counter is saturated, so the interrupt is on its way.
-    if (written != static_cast<ssize_t>(sizeof(one)) && errno != EAGAIN) {
-        spdlog::warn("MSI-X: signalling GSI {}: {}", vector.gsi, errno_error("eventfd write").message);
-    }
-}
+void Msix::deliver(Vector& vector) { vector.event_fd->signal(); }
 
 }  // namespace skiff::pci

@@ -21,12 +21,13 @@
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/pci_config_space.h"
 #include "vmm/result.h"
-#include "vmm/unique_fd.h"
+#include "vmm/event_fd.h"
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -97,7 +98,7 @@ private:
     };
     struct Vector {
         Entry entry;
-        UniqueFd event_fd;
+        std::optional<EventFd> event_fd;  // set once created
         uint32_t gsi = 0;
         bool gsi_allocated = false;
         bool irqfd_registered = false;

@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -78,12 +75,6 @@ bool overlaps(uint64_t offset, size_t size, uint64_t start, uint64_t length) {
     return offset < start + length && start < offset + size;
 }
 
-void drain(int event_fd) {
-    uint64_t count = 0;
-    while (::read(event_fd, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count))) {
-    }
-}
-
 }  // namespace
 
 uint32_t pci_class_code(DeviceType type) {
@@ -102,7 +93,7 @@ uint32_t pci_class_code(DeviceType type) {
 
 Result<std::shared_ptr<VirtioPci>> VirtioPci::create(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
                                                      std::shared_ptr<pci::MsiRouting> routing,
-                                                     std::shared_ptr<IoEventRegistrar> ioevents) {
+                                                     IoEventRegistrar* registrar) {
     size_t queue_count = device->queue_max_sizes().size();
     if (queue_count > pci_bar::kMaxQueues) {
         return Error::format("virtio-pci {}: {} queues, at most {} possible", device->name(), queue_count,
@@ -111,23 +102,19 @@ Result<std::shared_ptr<VirtioPci>> VirtioPci::create(std::shared_ptr<VirtioDevic
     // One vector per queue and one for configuration changes.
     auto msix = TRY(pci::Msix::create(static_cast<uint16_t>(queue_count + 1), std::move(routing)));
     auto shared = std::make_shared<VirtioPciSharedState>(std::shared_ptr<pci::Msix>(std::move(msix)), queue_count);
-    std::shared_ptr<VirtioPci> transport(new VirtioPci(std::move(device), memory, std::move(ioevents), shared));
+    std::shared_ptr<VirtioPci> transport(new VirtioPci(std::move(device), memory, registrar, shared));
     for (size_t i = 0; i < queue_count; ++i) {
-        int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) {
-            return errno_error("virtio-pci queue eventfd");
-        }
-        transport->kick_fds_.emplace_back(fd);
+        transport->kick_fds_.push_back(TRY(EventFd::create()));
     }
     TRY(transport->build_config_space().context_error(fmt::format("virtio-pci {}", transport->name_)));
     return transport;
 }
 
-VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
-                     std::shared_ptr<IoEventRegistrar> ioevents, std::shared_ptr<VirtioPciSharedState> shared)
+VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, IoEventRegistrar* registrar,
+                     std::shared_ptr<VirtioPciSharedState> shared)
     : device_(std::move(device)),
       memory_(memory),
-      ioevents_(std::move(ioevents)),
+      registrar_(registrar),
       shared_(std::move(shared)),
       interrupt_(std::make_shared<VirtioPciInterrupt>(shared_)),
       name_(fmt::format("virtio-pci {}", device_->name())),
@@ -201,7 +188,7 @@ bool VirtioPci::activated() const {
     return activated_;
 }
 
-int VirtioPci::kick_fd(uint16_t queue) const { return queue < kick_fds_.size() ? kick_fds_[queue].get() : -1; }
+int VirtioPci::kick_fd(uint16_t queue) const { return queue < kick_fds_.size() ? kick_fds_[queue].fd() : -1; }
 
 void VirtioPci::config_read(uint16_t offset, std::span<uint8_t> data) {
     std::lock_guard lock(mutex_);
@@ -555,7 +542,7 @@ void VirtioPci::activate() {
             fail(fmt::format("queue {}: {}", i, queue.error().message));
             return;
         }
-        activation.queues.push_back(ActivatedQueue{std::move(queue).value(), kick_fds_[i].get()});
+        activation.queues.push_back(ActivatedQueue{std::move(queue).value(), kick_fds_[i].fd()});
     }
     activation.needs_reset = [shared = shared_, interrupt = interrupt_, name = name_,
                               generation = shared_->reset_count.load()](std::string_view reason) {
@@ -588,7 +575,7 @@ void VirtioPci::reset() {
     for (size_t i = 0; i < queues_.size(); ++i) {
         queues_[i] = QueueRegisters{.max_size = queues_[i].max_size, .size = queues_[i].max_size};
         shared_->queue_vectors[i].store(kNoVector);
-        drain(kick_fds_[i].get());
+        (void)kick_fds_[i].consume();
     }
     shared_->config_vector.store(kNoVector);
     shared_->isr.store(0);
@@ -614,19 +601,16 @@ void VirtioPci::notify(uint64_t offset) {
     if (queue >= activated_queue_count_) {
         return;
     }
-    uint64_t one = 1;
-    if (::write(kick_fds_[queue].get(), &one, sizeof(one)) < 0 && errno != EAGAIN) {
-        spdlog::warn("{}: queue {} notification: {}", name_, queue, errno_error("eventfd write").message);
-    }
+    kick_fds_[queue].signal();
 }
 
 void VirtioPci::register_ioevents() {
-    if (!activated_ || !bar_address_ || !ioevents_) {
+    if (!activated_ || !bar_address_ || registrar_ == nullptr) {
         return;
     }
     for (size_t i = 0; i < activated_queue_count_; ++i) {
         uint64_t address = *bar_address_ + pci_bar::kNotify + i * pci_bar::kNotifyOffMultiplier;
-        auto status = ioevents_->register_mmio(kick_fds_[i].get(), address, kNotifyWidth);
+        auto status = registrar_->register_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
         if (!status.ok()) {
             // Notifications still arrive, as vCPU exits.
             spdlog::warn("{}: queue {} ioeventfd at {:#x}: {}", name_, i, address, status.error().message);
@@ -636,13 +620,13 @@ void VirtioPci::register_ioevents() {
 }
 
 void VirtioPci::unregister_ioevents() {
-    if (!ioevents_at_ || !ioevents_) {
+    if (!ioevents_at_ || registrar_ == nullptr) {
         return;
     }
     for (size_t i = 0; i < activated_queue_count_; ++i) {
         uint64_t address = *ioevents_at_ + pci_bar::kNotify + i * pci_bar::kNotifyOffMultiplier;
         // Fails only for one that registration refused (already logged).
-        (void)ioevents_->unregister_mmio(kick_fds_[i].get(), address, kNotifyWidth);
+        (void)registrar_->unregister_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
     }
     ioevents_at_.reset();
 }

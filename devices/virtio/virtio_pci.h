@@ -6,8 +6,10 @@
 //
 // Queue notifications: each queue has an eventfd (the device's kick fd). From
 // DRIVER_OK until reset it is a KVM ioeventfd on the queue's notification
-// address, moved when the guest moves the BAR; a notification that still
-// exits to skiff (another width, ioeventfd refused) is forwarded to it.
+// address (2 bytes, datamatch = queue index, as VIRTIO 1.2, 4.1.5.2 has the
+// driver write), moved when the guest moves the BAR; a notification that
+// still exits to skiff (another width or value, ioeventfd refused) is
+// forwarded to it.
 // Interrupts: MSI-X (VirtioPciInterrupt), one vector per queue plus one for
 // configuration changes.
 //
@@ -16,14 +18,14 @@
 // atomic state (virtio_pci_interrupt.h).
 #pragma once
 
-#include "devices/ioevent_registrar.h"
+#include "devices/io_event_registrar.h"
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/msix.h"
 #include "devices/pci/pci_device.h"
 #include "devices/virtio/virtio_device.h"
 #include "devices/virtio/virtio_pci_interrupt.h"
+#include "vmm/event_fd.h"
 #include "vmm/guest_memory.h"
-#include "vmm/unique_fd.h"
 
 #include <array>
 #include <chrono>
@@ -110,12 +112,14 @@ uint32_t pci_class_code(DeviceType type);
 
 class VirtioPci final : public pci::PciDevice {
 public:
-    // `memory` must outlive the transport. Fails for a device with more
-    // than pci_bar::kMaxQueues queues, or when eventfds, GSIs or irqfds
-    // cannot be had.
+    // `memory` and `registrar` must outlive the transport; a null registrar
+    // leaves every notification to the vCPU-exit path. `routing` is the VM's
+    // one MsiRouting (KvmIrqRouting), shared by all MSI-X devices. Fails for
+    // a device with more than pci_bar::kMaxQueues queues, or when eventfds,
+    // GSIs or irqfds cannot be had.
     static Result<std::shared_ptr<VirtioPci>> create(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
                                                      std::shared_ptr<pci::MsiRouting> routing,
-                                                     std::shared_ptr<IoEventRegistrar> ioevents);
+                                                     IoEventRegistrar* registrar);
     ~VirtioPci() override;
     VirtioPci(const VirtioPci&) = delete;
     VirtioPci& operator=(const VirtioPci&) = delete;
@@ -149,8 +153,8 @@ private:
     };
     enum class Warning { LateQueueWrite, LateFeatureWrite, EarlyNotify, Count };
 
-    VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
-              std::shared_ptr<IoEventRegistrar> ioevents, std::shared_ptr<VirtioPciSharedState> shared);
+    VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, IoEventRegistrar* registrar,
+              std::shared_ptr<VirtioPciSharedState> shared);
     [[nodiscard]] Result<void> build_config_space();
 
     // All below are called with mutex_ held.
@@ -174,7 +178,7 @@ private:
 
     std::shared_ptr<VirtioDevice> device_;
     const GuestMemory& memory_;
-    std::shared_ptr<IoEventRegistrar> ioevents_;
+    IoEventRegistrar* registrar_;
     std::shared_ptr<VirtioPciSharedState> shared_;
     std::shared_ptr<VirtioPciInterrupt> interrupt_;
     std::string name_;
@@ -184,7 +188,7 @@ private:
     uint8_t msix_capability_ = 0;
     uint8_t config_access_capability_ = 0;
     std::vector<QueueRegisters> queues_;
-    std::vector<UniqueFd> kick_fds_;
+    std::vector<EventFd> kick_fds_;
     uint32_t device_feature_select_ = 0;
     uint32_t driver_feature_select_ = 0;
     uint64_t driver_features_ = 0;

@@ -3,7 +3,7 @@
 // guest would use them, and recording fakes of the KVM interfaces.
 #pragma once
 
-#include "devices/ioevent_registrar.h"
+#include "devices/io_event_registrar.h"
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/pci_config_io.h"
 #include "devices/pci/pci_root.h"
@@ -86,18 +86,19 @@ public:
 
 class FakeIoEventRegistrar final : public IoEventRegistrar {
 public:
-    using Registration = std::tuple<int, uint64_t, uint32_t>;  // fd, address, length
-    Result<void> register_mmio(int event_fd, uint64_t address, uint32_t length) override {
+    using Registration = std::tuple<int, uint64_t, uint32_t, uint64_t>;  // fd, address, length, datamatch
+    Result<void> register_mmio_write(int event_fd, uint64_t address, uint32_t length, uint64_t datamatch) override {
         std::lock_guard lock(mutex);
-        if (!registered.insert({event_fd, address, length}).second) {
+        if (!registered.insert({event_fd, address, length, datamatch}).second) {
             return Error{"fake: already registered"};
         }
         ++registrations;
         return {};
     }
-    Result<void> unregister_mmio(int event_fd, uint64_t address, uint32_t length) override {
+    Result<void> unregister_mmio_write(int event_fd, uint64_t address, uint32_t length,
+                                       uint64_t datamatch) override {
         std::lock_guard lock(mutex);
-        if (registered.erase({event_fd, address, length}) == 0) {
+        if (registered.erase({event_fd, address, length, datamatch}) == 0) {
             return Error{"fake: not registered"};
         }
         return {};

@@ -141,7 +141,7 @@ struct Harness {
     explicit Harness(std::shared_ptr<VirtioDevice> real) : virtio_device(std::move(real)) { attach(); }
 
     void attach() {
-        auto created = VirtioPci::create(virtio_device, memory, routing, ioevents);
+        auto created = VirtioPci::create(virtio_device, memory, routing, ioevents.get());
         REQUIRE(created.ok());
         transport = *created;
         auto added = machine.root->add_device(transport);
@@ -367,10 +367,10 @@ TEST_CASE("virtio-pci: initialisation to DRIVER_OK activates the device with the
     CHECK(harness.transport->activated());
 
     // Each queue's kick fd is an ioeventfd on its notification address,
-    // 2 bytes wide (Linux's iowrite16).
+    // 2 bytes wide (Linux's iowrite16), matching the queue index.
     std::set<FakeIoEventRegistrar::Registration> expected;
     for (uint16_t queue = 0; queue < 3; ++queue) {
-        expected.insert({harness.transport->kick_fd(queue), harness.notify_address(queue), 2});
+        expected.insert({harness.transport->kick_fd(queue), harness.notify_address(queue), 2, queue});
     }
     CHECK(harness.ioevents->registered == expected);
 
@@ -382,8 +382,9 @@ TEST_CASE("virtio-pci: initialisation to DRIVER_OK activates the device with the
         CHECK(harness.routing->committed[gsi].data == 0x40u + vector);
     }
 
-    // A notification that exits to skiff (here: a 4-byte write) reaches the
-    // kick fd; so does the 2-byte one when the ioeventfd is not in the way.
+    // A notification that exits to skiff (here: a 4-byte write, or another
+    // value) reaches the kick fd; so does the 2-byte one when the ioeventfd
+    // is not in the way.
     harness.machine.mmio_write(harness.notify_address(1), 4, 1);
     harness.machine.mmio_write(harness.notify_address(1), 2, 1);
     CHECK(eventfd_count(harness.transport->kick_fd(1)) == 2);
@@ -580,7 +581,7 @@ TEST_CASE("virtio-pci: moving the BAR moves the ioeventfds and the registers", "
     harness.bar = new_bar;
     std::set<FakeIoEventRegistrar::Registration> expected;
     for (uint16_t queue = 0; queue < 2; ++queue) {
-        expected.insert({harness.transport->kick_fd(queue), harness.notify_address(queue), 2});
+        expected.insert({harness.transport->kick_fd(queue), harness.notify_address(queue), 2, queue});
     }
     CHECK(harness.ioevents->registered == expected);
     CHECK(harness.notify_address(0) >= new_bar);
