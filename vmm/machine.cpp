@@ -15,7 +15,10 @@
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
 #include "vmm/kvm_io_event_registrar.h"
+#include "devices/pci/pci_config_io.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "devices/virtio/virtio_pci.h"
+#include "vmm/irq_routing.h"
 #include "vmm/vcpu_setup.h"
 
 #include <signal.h>
@@ -260,7 +263,20 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
 }
 
 Result<void> Machine::add_pci_device(std::shared_ptr<virtio::VirtioDevice> device) {
-    return Error{fmt::format("{}: transport=pci is not available yet", device->name())};
+    if (!pci_root_) {
+        // The PCI host bridge appears with the first PCI device: a VM
+        // without one has no PCI bus for its kernel to scan.
+        pci_root_ = std::make_shared<pci::PciRoot>();
+        irq_routing_ = std::make_shared<KvmIrqRouting>(vm_);
+        TRY(pio_.insert(std::make_shared<pci::PciConfigIo>(pci_root_), pci::kConfigAddressPort,
+                        pci::kConfigPortCount));
+        TRY(mmio_.insert(std::make_shared<pci::PciMmioWindow>(pci_root_), pci_root_->window().start,
+                         pci_root_->window().size));
+    }
+    auto transport = TRY(virtio::VirtioPci::create(device, memory_, irq_routing_, io_events_.get()));
+    uint8_t slot = TRY(pci_root_->add_device(transport));
+    spdlog::debug("{}: virtio-pci at 00:{:02x}.0", device->name(), slot);
+    return {};
 }
 
 Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid) {

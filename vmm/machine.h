@@ -6,6 +6,8 @@
 #include "boot/acpi.h"
 #include "devices/io_event_registrar.h"
 #include "devices/legacy/boot_doorbell.h"
+#include "devices/pci/msi_routing.h"
+#include "devices/pci/pci_root.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/legacy/serial_8250.h"
 #include "vmm/bus.h"
@@ -59,6 +61,11 @@ private:
     VmFd vm_;
     GuestMemory memory_;
     ConsoleOutput console_;
+    // Declared before the buses: the devices on them use these until they
+    // are destroyed.
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<IoEventRegistrar> io_events_;
+    std::shared_ptr<pci::MsiRouting> irq_routing_;
     Bus pio_{"port I/O"};
     Bus mmio_{"MMIO"};
     VmLifecycle lifecycle_;
@@ -69,9 +76,8 @@ private:
     SoftExceptionRip soft_exception_rip_ = SoftExceptionRip::AtInstruction;
     CpuTemplate cpu_template_ = CpuTemplate::Host;
     Clock::time_point process_start_;
-    std::unique_ptr<EventLoop> loop_;
-    std::unique_ptr<IoEventRegistrar> io_events_;
     std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
+    std::shared_ptr<pci::PciRoot> pci_root_;
     UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
 };
 
