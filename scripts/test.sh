@@ -32,6 +32,9 @@ run_with_kvm ctest --test-dir "$top/build" -L kvm --output-on-failure || status=
 if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     linux_dir=$(guest-images/linux/build-kernel.sh | tail -n 1)
     export SKIFF_LINUX_DIR=$linux_dir
+    # The ACPI variant: virtio-mmio found in the DSDT (linux_net_mmio-acpi).
+    linux_acpi_dir=$(guest-images/linux/build-kernel.sh acpi | tail -n 1)
+    export SKIFF_LINUX_ACPI_DIR=$linux_acpi_dir
     # One retry: under nested KVM in TCG (hosts without /dev/kvm) a Linux AP
     # has been seen to miss its start-up deadline once in ~20 boots. A test
     # that fails twice fails the run.
