@@ -41,6 +41,7 @@ inline constexpr uint64_t kBootDoorbellSize = 0x1000;
 inline constexpr uint8_t kBootDoorbellMagic = 123;  // the value a guest writes at offset 0
 inline constexpr GuestAddress kVirtioMmioStart{0xd0001000};
 inline constexpr uint64_t kVirtioMmioSlotSize = 0x1000;
+inline constexpr uint32_t kVirtioMmioSlots = 16;  // IRQs kFirstDeviceIrq.. +15
 inline constexpr GuestAddress kIoapic{0xfec00000};
 inline constexpr GuestAddress kLocalApic{0xfee00000};
 // KVM needs three pages for the TSS and one for the identity map, in the hole.

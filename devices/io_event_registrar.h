@@ -18,6 +18,10 @@ public:
     // address `address` signals `event_fd` instead of exiting.
     [[nodiscard]] virtual Result<void> register_mmio_write(int event_fd, uint64_t address, uint32_t length,
                                                            uint64_t datamatch) = 0;
+    // Undoes a registration made with the same arguments: virtio-pci moves
+    // its notification addresses with its BAR and drops them at reset.
+    [[nodiscard]] virtual Result<void> unregister_mmio_write(int event_fd, uint64_t address, uint32_t length,
+                                                             uint64_t datamatch) = 0;
 };
 
 }  // namespace skiff

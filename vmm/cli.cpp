@@ -81,6 +81,24 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
                     "ELF entry: auto (PVH when the image has the note), pvh, linux64")
         ->check(CLI::IsMember({"auto", "pvh", "linux64"}))
         ->capture_default_str();
+    std::vector<std::string> networks;
+    run->add_option("--net", networks,
+                    "A network interface (repeatable): mode=tap,ifname=NAME[,bridge=BR][,fd=N][,mac=MAC]"
+                    "[,mtu=N][,transport=mmio|pci]; --net help lists the modes")
+        ->check([](const std::string& text) {
+            if (text == "help") {
+                return std::string();
+            }
+            auto parsed = net::parse_net_config(text);
+            if (parsed.ok()) {
+                return std::string();
+            }
+            // CLI11 names the option itself.
+            std::string message = parsed.error().message;
+            constexpr std::string_view kPrefix = "--net: ";
+            return message.starts_with(kPrefix) ? message.substr(kPrefix.size()) : message;
+        })
+        ->allow_extra_args(false);
     double timeout = 0;
     run->add_option("--timeout", timeout, "Stop the VM (exit 5) after this many seconds")
         ->check(CLI::PositiveNumber);
@@ -96,6 +114,14 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
     }
 
+    for (const std::string& text : networks) {
+        if (text == "help") {
+            std::fputs(net::net_config_help().c_str(), stdout);
+            command->done = true;
+            return ParsedCommandLine{std::move(command)};
+        }
+        vm.networks.push_back(net::parse_net_config(text).value());
+    }
     if (!initrd.empty()) {
         vm.initrd_path = initrd;
     }

@@ -157,9 +157,8 @@ std::string QuirkPolicy::linux_cmdline_additions(std::string_view existing_cmdli
     return join(additions);
 }
 
-std::string QuirkPolicy::linux_cmdline_with_additions(std::string_view existing_cmdline) const {
-    std::string additions = linux_cmdline_additions(existing_cmdline);
-    if (additions.empty()) {
+std::string insert_kernel_parameters(std::string_view existing_cmdline, std::string_view parameters) {
+    if (parameters.empty()) {
         return std::string(existing_cmdline);
     }
     size_t end_of_parameters = 0;
@@ -173,12 +172,16 @@ std::string QuirkPolicy::linux_cmdline_with_additions(std::string_view existing_
     if (!result.empty()) {
         result += ' ';
     }
-    result += additions;
+    result += parameters;
     if (!after.empty()) {
         result += ' ';
         result += after;
     }
     return result;
+}
+
+std::string QuirkPolicy::linux_cmdline_with_additions(std::string_view existing_cmdline) const {
+    return insert_kernel_parameters(existing_cmdline, linux_cmdline_additions(existing_cmdline));
 }
 
 std::string QuirkPolicy::summary(CpuTemplate cpu_template, std::string_view cmdline_additions) const {

@@ -82,4 +82,8 @@ private:
 // (the kernel treats them alike).
 [[nodiscard]] std::string kernel_parameter_name(std::string_view word);
 
+// `parameters` inserted after the kernel's own parameters of `cmdline`,
+// before any `--` that starts the arguments for init.
+[[nodiscard]] std::string insert_kernel_parameters(std::string_view cmdline, std::string_view parameters);
+
 }  // namespace skiff

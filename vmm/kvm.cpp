@@ -151,6 +151,14 @@ Result<void> VmFd::set_irq_line(uint32_t irq, bool level) const {
     return ioctl_checked(fd_.get(), KVM_IRQ_LINE, &irq_level, "KVM_IRQ_LINE");
 }
 
+Result<void> VmFd::set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const {
+    FlexibleBuffer<kvm_abi::IrqRoutingHeader, kvm_irq_routing_entry> buffer(entries.size());
+    buffer.header()->nr = static_cast<uint32_t>(entries.size());
+    buffer.header()->flags = 0;
+    std::memcpy(buffer.entries(), entries.data(), entries.size_bytes());
+    return ioctl_checked(fd_.get(), kvm_abi::kSetGsiRouting, buffer.header(), "KVM_SET_GSI_ROUTING");
+}
+
 Result<void> VmFd::register_irqfd(int event_fd, uint32_t gsi) const {
     kvm_irqfd irqfd{};
     irqfd.fd = static_cast<uint32_t>(event_fd);

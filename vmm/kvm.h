@@ -46,6 +46,9 @@ public:
     [[nodiscard]] Result<void> map_guest_memory(const GuestMemory& memory);
     // Sets an IRQ line level on the in-kernel irqchip (PIC and IOAPIC).
     [[nodiscard]] Result<void> set_irq_line(uint32_t irq, bool level) const;
+    // KVM_SET_GSI_ROUTING: replaces the VM's whole GSI routing table
+    // (irqchip pins and MSI routes) with `entries`.
+    [[nodiscard]] Result<void> set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const;
     [[nodiscard]] Result<void> register_irqfd(int event_fd, uint32_t gsi) const;
     [[nodiscard]] Result<void> unregister_irqfd(int event_fd, uint32_t gsi) const;
     // A write of `length` bytes to `address` (MMIO, or port I/O when `pio`)

@@ -10,9 +10,12 @@
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
+#include "vmm/event_loop.h"
 #include "vmm/file_reader.h"
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
+#include "vmm/kvm_io_event_registrar.h"
+#include "devices/virtio/virtio_mmio.h"
 #include "vmm/vcpu_setup.h"
 
 #include <signal.h>
@@ -91,6 +94,11 @@ Machine::~Machine() {
         vcpu->kick();
         vcpu->join();
     }
+    // Transports on the buses still hold the devices; stop their data
+    // paths while the event loop exists.
+    for (auto& device : net_devices_) {
+        device->reset();
+    }
 }
 
 Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::time_point process_start,
@@ -123,6 +131,34 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
         cmdline = policy.linux_cmdline_with_additions(cmdline);  // before any `--`
     }
     CpuTemplate cpu_template = TRY(policy.cpu_template(config.cpu_template.value_or("")));
+
+    // The host side of every network interface, before anything else that
+    // could fail late: a missing tap or bridge is a start-up error.
+    std::vector<PreparedNetwork> networks;
+    std::vector<boot::AcpiMmioDevice> mmio_devices;
+    std::string device_parameters;
+    std::string instance = fmt::format("skiff-{}", ::getpid());
+    for (const net::NetConfig& net_config : config.networks) {
+        auto index = static_cast<unsigned>(networks.size());
+        networks.push_back(TRY(prepare_network(net_config, index, instance)));
+        if (net_config.transport == net::NetTransport::Mmio) {
+            auto slot = static_cast<uint32_t>(mmio_devices.size());
+            if (slot >= layout::kVirtioMmioSlots) {
+                return Error{fmt::format("too many virtio-mmio devices (at most {}): use transport=pci for some",
+                                         layout::kVirtioMmioSlots)};
+            }
+            boot::AcpiMmioDevice device;
+            device.base = layout::kVirtioMmioStart + slot * layout::kVirtioMmioSlotSize;
+            device.size = static_cast<uint32_t>(layout::kVirtioMmioSlotSize);
+            device.irq = layout::kFirstDeviceIrq + slot;
+            mmio_devices.push_back(device);
+            // Linux without ACPI finds virtio-mmio devices only here; with
+            // ACPI, in the DSDT.
+            device_parameters += fmt::format("{}{}", device_parameters.empty() ? "" : " ",
+                                             virtio::mmio_command_line_word(device.base, device.size, device.irq));
+        }
+    }
+    cmdline = insert_kernel_parameters(cmdline, device_parameters);
     if (quirks.kernel_mode_emulated) {
         spdlog::info("host quirks: {}", policy.summary(cpu_template, additions));
     }
@@ -137,6 +173,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     }
     boot::AcpiConfig acpi{};
     acpi.cpu_count = config.cpu_count;
+    acpi.virtio_mmio_devices = mmio_devices;
     GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
@@ -161,7 +198,9 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
                                                                   : SoftExceptionRip::AtInstruction;
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
+    machine->loop_ = TRY(EventLoop::create());
     TRY(machine->create_devices(process_start));
+    TRY(machine->create_network_devices(std::move(networks), mmio_devices));
 
     auto supported = TRY(machine->kvm_.supported_cpuid());
     TRY(machine->create_vcpus(supported));
@@ -178,6 +217,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
 }
 
 Result<void> Machine::create_devices(Clock::time_point process_start) {
+    io_events_ = std::make_unique<KvmIoEventRegistrar>(vm_);
     auto serial_line = std::make_shared<KvmInterruptLine>(vm_, layout::kCom1Irq);
     serial_ = std::make_shared<Serial8250>(
         serial_line, [this](std::span<const uint8_t> bytes) { console_.write(bytes); });
@@ -190,6 +230,37 @@ Result<void> Machine::create_devices(Clock::time_point process_start) {
     doorbell_ = std::make_shared<BootDoorbell>(process_start, nullptr);
     TRY(mmio_.insert(doorbell_, layout::kBootDoorbell.value(), layout::kBootDoorbellSize));
     return {};
+}
+
+Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networks,
+                                             const std::vector<boot::AcpiMmioDevice>& mmio_devices) {
+    size_t mmio_slot = 0;
+    for (PreparedNetwork& network : networks) {
+        virtio::VirtioNetOptions options;
+        options.name = network.name;
+        options.mac = network.mac.bytes;
+        options.mtu = network.mtu;
+        auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_);
+        net_devices_.push_back(device);
+        switch (network.config.transport) {
+            case net::NetTransport::Mmio: {
+                const boot::AcpiMmioDevice& place = mmio_devices.at(mmio_slot++);
+                auto transport = TRY(virtio::VirtioMmio::create(device, memory_, place.base, io_events_.get()));
+                TRY(mmio_.insert(transport, place.base.value(), place.size));
+                TRY(vm_.register_irqfd(transport->interrupt_fd(), place.irq));
+                spdlog::debug("{}: virtio-mmio at {:#x}, IRQ {}", device->name(), place.base.value(), place.irq);
+                break;
+            }
+            case net::NetTransport::Pci:
+                TRY(add_pci_device(device));
+                break;
+        }
+    }
+    return {};
+}
+
+Result<void> Machine::add_pci_device(std::shared_ptr<virtio::VirtioDevice> device) {
+    return Error{fmt::format("{}: transport=pci is not available yet", device->name())};
 }
 
 Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid) {
@@ -269,6 +340,55 @@ void Machine::log_resource_usage() const {
                   resident_bytes(memory_) / 1024, split);
 }
 
+namespace {
+
+// A one-shot (or periodic) timerfd firing after `seconds`.
+UniqueFd make_timer(double seconds) {
+    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(seconds);
+    spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
+        spec.it_value.tv_nsec = 1;
+    }
+    if (timer.valid()) {
+        ::timerfd_settime(timer.get(), 0, &spec, nullptr);
+    }
+    return timer;
+}
+
+}  // namespace
+
+void Machine::watch_console_input() {
+    auto added = loop_->add(STDIN_FILENO, EPOLLIN, [this](uint32_t) {
+        uint8_t buffer[256];
+        size_t room = std::min(sizeof(buffer), serial_->input_space());
+        if (room == 0) {
+            // The guest is not reading: stop watching stdin for a while
+            // rather than buffer (or spin on a readable fd).
+            loop_->remove(STDIN_FILENO);
+            input_retry_ = make_timer(0.01);
+            auto retry = loop_->add(input_retry_.get(), EPOLLIN, [this](uint32_t) {
+                loop_->remove(input_retry_.get());
+                input_retry_.reset();
+                watch_console_input();
+            });
+            if (!retry.ok()) {
+                spdlog::warn("console input: {}", retry.error().message);
+            }
+            return;
+        }
+        ssize_t got = ::read(STDIN_FILENO, buffer, room);
+        if (got <= 0) {
+            loop_->remove(STDIN_FILENO);  // end of input
+            return;
+        }
+        serial_->enqueue_input(std::span<const uint8_t>(buffer, static_cast<size_t>(got)));
+    });
+    // Fails for /dev/null (not pollable): no console input then.
+    (void)added;
+}
+
 void Machine::event_loop() {
     // SIGINT/SIGTERM arrive through a signalfd; they are blocked in this and
     // (by inheritance) every vCPU thread, which were started after main()
@@ -278,78 +398,47 @@ void Machine::event_loop() {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
     UniqueFd timer;
-    if (!epoll.valid()) {
-        lifecycle_.request_stop(ExitStatus::StartupError, "epoll_create1 failed");
+    auto watched = loop_->add(lifecycle_.event_fd(), EPOLLIN, [](uint32_t) {});
+    if (watched.ok() && signal_fd.valid()) {
+        int fd = signal_fd.get();
+        watched = loop_->add(fd, EPOLLIN, [this, fd](uint32_t) {
+            signalfd_siginfo info{};
+            if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
+                lifecycle_.request_stop(ExitStatus::GuestShutdown, fmt::format("stopped by signal {}", info.ssi_signo));
+            }
+        });
+    }
+    if (watched.ok() && config_.timeout_seconds) {
+        timer = make_timer(*config_.timeout_seconds);
+        watched = loop_->add(timer.get(), EPOLLIN, [this](uint32_t) {
+            lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", *config_.timeout_seconds));
+        });
+    }
+    if (!watched.ok()) {
+        lifecycle_.request_stop(ExitStatus::StartupError, watched.error().message);
         return;
     }
-    auto watch = [&epoll](int fd) {
-        epoll_event event{};
-        event.events = EPOLLIN;
-        event.data.fd = fd;
-        return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
-    };
-    watch(lifecycle_.event_fd());
-    if (signal_fd.valid()) {
-        watch(signal_fd.get());
-    }
-    if (config_.timeout_seconds) {
-        timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-        itimerspec spec{};
-        double seconds = *config_.timeout_seconds;
-        spec.it_value.tv_sec = static_cast<time_t>(seconds);
-        spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
-        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
-            spec.it_value.tv_nsec = 1;
-        }
-        ::timerfd_settime(timer.get(), 0, &spec, nullptr);
-        watch(timer.get());
-    }
     std::optional<TerminalMode> terminal;
-    bool stdin_open = config_.serial.output == SerialOutput::Stdio;
-    if (stdin_open) {
+    if (config_.serial.output == SerialOutput::Stdio) {
         terminal.emplace(STDIN_FILENO);
-        stdin_open = watch(STDIN_FILENO);  // fails for /dev/null (not pollable): fine
+        watch_console_input();
     }
 
     while (!lifecycle_.stopping()) {
-        epoll_event events[8];
-        int count = ::epoll_wait(epoll.get(), events, 8, -1);
-        if (count < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            lifecycle_.request_stop(ExitStatus::KvmError, "epoll_wait failed");
+        auto status = loop_->run_once(-1);
+        if (!status.ok()) {
+            lifecycle_.request_stop(ExitStatus::KvmError, status.error().message);
             break;
         }
-        for (int i = 0; i < count; ++i) {
-            int fd = events[i].data.fd;
-            if (fd == signal_fd.get()) {
-                signalfd_siginfo info{};
-                if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
-                    lifecycle_.request_stop(ExitStatus::GuestShutdown,
-                                            fmt::format("stopped by signal {}", info.ssi_signo));
-                }
-            } else if (timer.valid() && fd == timer.get()) {
-                lifecycle_.request_stop(ExitStatus::Timeout,
-                                        fmt::format("timeout after {} s", *config_.timeout_seconds));
-            } else if (fd == STDIN_FILENO) {
-                uint8_t buffer[256];
-                size_t room = std::min(sizeof(buffer), serial_->input_space());
-                if (room == 0) {
-                    // The guest is not reading: wait, do not buffer.
-                    ::usleep(10000);
-                    continue;
-                }
-                ssize_t got = ::read(STDIN_FILENO, buffer, room);
-                if (got <= 0) {
-                    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
-                    continue;
-                }
-                serial_->enqueue_input(std::span<const uint8_t>(buffer, static_cast<size_t>(got)));
-            }
-        }
+    }
+    loop_->remove(STDIN_FILENO);
+    loop_->remove(lifecycle_.event_fd());
+    if (signal_fd.valid()) {
+        loop_->remove(signal_fd.get());
+    }
+    if (timer.valid()) {
+        loop_->remove(timer.get());
     }
 }
 

@@ -3,18 +3,23 @@
 // and running are separate so a caller can inspect or configure in between.
 #pragma once
 
+#include "boot/acpi.h"
+#include "devices/io_event_registrar.h"
 #include "devices/legacy/boot_doorbell.h"
+#include "devices/virtio/net/virtio_net.h"
 #include "devices/legacy/serial_8250.h"
 #include "vmm/bus.h"
 #include "vmm/console.h"
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
+#include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_runner.h"
 #include "vmm/vm_config.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/network_setup.h"
 
 #include <chrono>
 #include <memory>
@@ -41,8 +46,12 @@ public:
 private:
     Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console);
     Result<void> create_devices(Clock::time_point process_start);
+    Result<void> create_network_devices(std::vector<PreparedNetwork> networks,
+                                        const std::vector<boot::AcpiMmioDevice>& mmio_devices);
+    Result<void> add_pci_device(std::shared_ptr<virtio::VirtioDevice> device);
     Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
     void event_loop();
+    void watch_console_input();
     void log_resource_usage() const;
 
     VmConfig config_;
@@ -60,6 +69,10 @@ private:
     SoftExceptionRip soft_exception_rip_ = SoftExceptionRip::AtInstruction;
     CpuTemplate cpu_template_ = CpuTemplate::Host;
     Clock::time_point process_start_;
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<IoEventRegistrar> io_events_;
+    std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
+    UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
 };
 
 }  // namespace skiff

@@ -2,9 +2,12 @@
 // API and config file) and consumed by the machine builder.
 #pragma once
 
+#include "net/net_config.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace skiff {
 
@@ -28,6 +31,7 @@ struct VmConfig {
     HostQuirkChoice host_quirks = HostQuirkChoice::Auto;
     BootProtocolChoice boot_protocol = BootProtocolChoice::Auto;
     std::optional<double> timeout_seconds;
+    std::vector<net::NetConfig> networks;  // --net, in order: net0, net1, ...
 };
 
 inline constexpr uint32_t kMaxCpus = 64;

@@ -53,3 +53,10 @@ int console_get(void) {
     }
     return inb(PLATFORM_COM1_PORT + UART_RECEIVE);
 }
+
+int console_poll(void) {
+    if ((inb(PLATFORM_COM1_PORT + UART_LINE_STATUS) & UART_LINE_STATUS_DATA_READY) == 0) {
+        return -1;
+    }
+    return inb(PLATFORM_COM1_PORT + UART_RECEIVE);
+}

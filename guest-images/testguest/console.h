@@ -14,3 +14,5 @@ void console_printf(const char *format, ...) __attribute__((format(printf, 1, 2)
 void console_vprintf(const char *format, va_list arguments);
 // Waits for the next byte from the host (polling LSR.DR).
 int console_get(void);
+// The next byte from the host if one has arrived, else -1 (does not wait).
+int console_poll(void);

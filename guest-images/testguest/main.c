@@ -4,13 +4,16 @@
 // report: shutdown (the default; i8042 reset), halt (spin at CPL3 until
 // the VMM is stopped from outside), fault (a page fault, to test crash
 // reporting), emulator (instructions KVM's emulator refuses, at CPL0),
-// echo (reads one console line and prints it back).
+// echo (reads one console line and prints it back). With a virtio-net
+// device and no testguest.mode=, or with mode serve, sink or flood, the
+// guest serves the network forever instead (network.h).
 #include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu_count.h"
 #include "firmware_scan.h"
 #include "machine.h"
+#include "network.h"
 #include "x86.h"
 
 #include <stdint.h>
@@ -37,6 +40,11 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
     }
 
     const struct cmdline_option *mode = cmdline_lookup(&cmdline, "testguest.mode");
+    const bool network_mode = mode == NULL || cmdline_value_is(mode, "serve") ||
+                              cmdline_value_is(mode, "sink") || cmdline_value_is(mode, "flood");
+    if (network_mode) {
+        network_run(&cmdline, &info, mode);  // returns only without a NIC
+    }
     if (cmdline_value_is(mode, "halt")) {
         console_printf("skiff-testguest: halting\n");
         machine_spin_forever();
@@ -67,7 +75,7 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
                        kernel_call(KERNEL_CALL_EMULATOR_INT3) == 1 ? "ok" : "wrong");
         console_printf("skiff-testguest: emulator cmpxchg16b=%s\n",
                        kernel_call(KERNEL_CALL_EMULATOR_CMPXCHG16B) == 1 ? "ok" : "wrong");
-    } else if (mode != NULL && !cmdline_value_is(mode, "shutdown")) {
+    } else if (mode != NULL && !cmdline_value_is(mode, "shutdown") && !network_mode) {
         console_printf("skiff-testguest: unknown testguest.mode=%.*s\n", (int)mode->value_length,
                        mode->value != NULL ? mode->value : "");
     }

@@ -74,6 +74,14 @@ static inline uint64_t kernel_call(uint64_t number) {
     return result;
 }
 
+// The time-stamp counter; readable at CPL3 (CR4.TSD stays clear). Its rate
+// is unknown to the guest, so it only paces things roughly.
+static inline uint64_t read_tsc(void) {
+    uint32_t low, high;
+    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+    return (uint64_t)high << 32 | low;
+}
+
 static inline uint64_t read_cr2(void) {
     uint64_t value;
     __asm__ volatile("mov %%cr2, %0" : "=r"(value));

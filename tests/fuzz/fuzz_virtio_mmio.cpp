@@ -177,6 +177,10 @@ public:
         FUZZ_CHECK(address == kBase.value() + mmio::kQueueNotify && length == 4);
         return {};
     }
+    [[nodiscard]] Result<void> unregister_mmio_write(int /*event_fd*/, uint64_t /*address*/, uint32_t /*length*/,
+                                                     uint64_t /*datamatch*/) override {
+        std::abort();  // the mmio transport never moves its notification address
+    }
 };
 
 }  // namespace

@@ -96,6 +96,9 @@ public:
         registrations.push_back({event_fd, address, length, datamatch});
         return {};
     }
+    [[nodiscard]] Result<void> unregister_mmio_write(int, uint64_t, uint32_t, uint64_t) override {
+        return Error{"virtio-mmio never unregisters"};
+    }
 };
 
 // Reads and clears an eventfd's counter without blocking.

@@ -1,0 +1,657 @@
+#include "devices/virtio/virtio_pci.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+
+namespace skiff::virtio {
+
+namespace {
+
+// The width Linux (vp_notify: iowrite16) and the test guest notify with;
+// a KVM ioeventfd matches one width only. Other widths exit to skiff.
+constexpr uint32_t kNotifyWidth = 2;
+
+struct CommonField {
+    uint16_t offset;
+    uint8_t size;
+};
+
+constexpr std::array<CommonField, 18> kCommonFields{{
+    {common_cfg::kDeviceFeatureSelect, 4},
+    {common_cfg::kDeviceFeature, 4},
+    {common_cfg::kDriverFeatureSelect, 4},
+    {common_cfg::kDriverFeature, 4},
+    {common_cfg::kConfigMsixVector, 2},
+    {common_cfg::kNumQueues, 2},
+    {common_cfg::kDeviceStatus, 1},
+    {common_cfg::kConfigGeneration, 1},
+    {common_cfg::kQueueSelect, 2},
+    {common_cfg::kQueueSize, 2},
+    {common_cfg::kQueueMsixVector, 2},
+    {common_cfg::kQueueEnable, 2},
+    {common_cfg::kQueueNotifyOff, 2},
+    {common_cfg::kQueueDescriptor, 8},
+    {common_cfg::kQueueDriver, 8},
+    {common_cfg::kQueueDevice, 8},
+    {common_cfg::kQueueNotifyData, 2},
+    {common_cfg::kQueueReset, 2},
+}};
+
+// The overlap of an access [offset, offset + size) with a field, as
+// (first byte in the access, first byte in the field, length).
+struct Overlap {
+    size_t data_index;
+    size_t field_index;
+    size_t length;
+};
+
+std::optional<Overlap> overlap(uint64_t offset, size_t size, const CommonField& field) {
+    uint64_t start = std::max<uint64_t>(offset, field.offset);
+    uint64_t end = std::min<uint64_t>(offset + size, uint64_t{field.offset} + field.size);
+    if (start >= end) {
+        return std::nullopt;
+    }
+    return Overlap{start - offset, start - field.offset, end - start};
+}
+
+std::array<uint8_t, pci_cap::kSize> virtio_capability(uint8_t type, uint8_t length, uint64_t offset,
+                                                      uint64_t region_length) {
+    std::array<uint8_t, pci_cap::kSize> bytes{};
+    bytes[0] = pci::capability_id::kVendorSpecific;
+    bytes[pci_cap::kLengthField] = length;
+    bytes[pci_cap::kTypeField] = type;
+    bytes[pci_cap::kBarField] = pci_bar::kIndex;
+    for (size_t i = 0; i < 4; ++i) {
+        bytes[pci_cap::kOffsetField + i] = static_cast<uint8_t>(offset >> (8 * i));
+        bytes[pci_cap::kLengthOfRegion + i] = static_cast<uint8_t>(region_length >> (8 * i));
+    }
+    return bytes;
+}
+
+bool overlaps(uint64_t offset, size_t size, uint64_t start, uint64_t length) {
+    return offset < start + length && start < offset + size;
+}
+
+}  // namespace
+
+uint32_t pci_class_code(DeviceType type) {
+    switch (type) {
+        case DeviceType::Net:
+            return 0x020000;  // network controller, Ethernet
+        case DeviceType::Block:
+            return 0x018000;  // mass storage, other
+        case DeviceType::Console:
+            return 0x078000;  // communication controller, other
+        case DeviceType::Entropy:
+            break;
+    }
+    return 0xff0000;  // unassigned class
+}
+
+Result<std::shared_ptr<VirtioPci>> VirtioPci::create(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
+                                                     std::shared_ptr<pci::MsiRouting> routing,
+                                                     IoEventRegistrar* registrar) {
+    size_t queue_count = device->queue_max_sizes().size();
+    if (queue_count > pci_bar::kMaxQueues) {
+        return Error::format("virtio-pci {}: {} queues, at most {} possible", device->name(), queue_count,
+                             pci_bar::kMaxQueues);
+    }
+    // One vector per queue and one for configuration changes.
+    auto msix = TRY(pci::Msix::create(static_cast<uint16_t>(queue_count + 1), std::move(routing)));
+    auto shared = std::make_shared<VirtioPciSharedState>(std::shared_ptr<pci::Msix>(std::move(msix)), queue_count);
+    std::shared_ptr<VirtioPci> transport(new VirtioPci(std::move(device), memory, registrar, shared));
+    for (size_t i = 0; i < queue_count; ++i) {
+        transport->kick_fds_.push_back(TRY(EventFd::create()));
+    }
+    TRY(transport->build_config_space().context_error(fmt::format("virtio-pci {}", transport->name_)));
+    return transport;
+}
+
+VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, IoEventRegistrar* registrar,
+                     std::shared_ptr<VirtioPciSharedState> shared)
+    : device_(std::move(device)),
+      memory_(memory),
+      registrar_(registrar),
+      shared_(std::move(shared)),
+      interrupt_(std::make_shared<VirtioPciInterrupt>(shared_)),
+      name_(fmt::format("virtio-pci {}", device_->name())),
+      config_(pci::Identity{
+          .vendor_id = pci_ids::kVendor,
+          .device_id = static_cast<uint16_t>(pci_ids::kModernDeviceBase + static_cast<uint32_t>(device_->device_type())),
+          .revision = pci_ids::kRevision,
+          .class_code = pci_class_code(device_->device_type()),
+          .subsystem_vendor_id = pci_ids::kVendor,
+          .subsystem_id = static_cast<uint16_t>(device_->device_type()),
+      }) {
+    for (uint16_t max_size : device_->queue_max_sizes()) {
+        queues_.push_back(QueueRegisters{.max_size = max_size, .size = max_size});
+    }
+}
+
+VirtioPci::~VirtioPci() {
+    std::lock_guard lock(mutex_);
+    unregister_ioevents();
+    if (activated_) {
+        device_->reset();
+    }
+}
+
+Result<void> VirtioPci::build_config_space() {
+    TRY(config_.add_bar(pci_bar::kIndex, pci_bar::kSize, pci::BarWidth::Bits64, /*prefetchable=*/false));
+
+    auto common = virtio_capability(pci_cap::kCommonConfig, pci_cap::kSize, pci_bar::kCommonConfig, common_cfg::kSize);
+    TRY(config_.add_capability(common));
+
+    std::array<uint8_t, pci_cap::kNotifySize> notify{};
+    auto notify_head = virtio_capability(pci_cap::kNotifyConfig, pci_cap::kNotifySize, pci_bar::kNotify,
+                                         std::max<uint64_t>(queues_.size(), 1) * pci_bar::kNotifyOffMultiplier);
+    std::ranges::copy(notify_head, notify.begin());
+    for (size_t i = 0; i < 4; ++i) {
+        notify[pci_cap::kNotifyMultiplierField + i] = static_cast<uint8_t>(pci_bar::kNotifyOffMultiplier >> (8 * i));
+    }
+    TRY(config_.add_capability(notify));
+
+    auto isr_cap = virtio_capability(pci_cap::kIsrConfig, pci_cap::kSize, pci_bar::kIsr, 1);
+    TRY(config_.add_capability(isr_cap));
+
+    uint64_t config_size = std::min<uint64_t>(device_->config_size(), pci_bar::kRegionSize);
+    if (config_size > 0) {
+        auto device_cap = virtio_capability(pci_cap::kDeviceConfig, pci_cap::kSize, pci_bar::kDeviceConfig,
+                                            config_size);
+        TRY(config_.add_capability(device_cap));
+    }
+
+    // The PCI configuration access capability: bar, offset, length and the
+    // data window are the driver's to write.
+    std::array<uint8_t, pci_cap::kPciConfigSize> access{};
+    auto access_head = virtio_capability(pci_cap::kPciConfig, pci_cap::kPciConfigSize, 0, 0);
+    std::ranges::copy(access_head, access.begin());
+    std::array<uint8_t, pci_cap::kPciConfigSize> access_mask{};
+    access_mask[pci_cap::kBarField] = 0xff;
+    std::fill_n(access_mask.begin() + pci_cap::kOffsetField, 4, 0xff);
+    std::fill_n(access_mask.begin() + pci_cap::kLengthOfRegion, 4, 0xff);
+    std::fill_n(access_mask.begin() + pci_cap::kPciConfigDataField, 4, 0xff);
+    config_access_capability_ = TRY(config_.add_capability(access, access_mask));
+
+    const pci::Msix& msix = *shared_->msix;
+    auto msix_cap = msix.capability(pci_bar::kIndex, static_cast<uint32_t>(pci_bar::kMsixTable), pci_bar::kIndex,
+                                    static_cast<uint32_t>(pci_bar::kMsixPba));
+    msix_capability_ = TRY(config_.add_capability(msix_cap, pci::Msix::capability_write_mask()));
+    return {};
+}
+
+bool VirtioPci::activated() const {
+    std::lock_guard lock(mutex_);
+    return activated_;
+}
+
+int VirtioPci::kick_fd(uint16_t queue) const { return queue < kick_fds_.size() ? kick_fds_[queue].fd() : -1; }
+
+void VirtioPci::config_read(uint16_t offset, std::span<uint8_t> data) {
+    std::lock_guard lock(mutex_);
+    uint64_t data_field = uint64_t{config_access_capability_} + pci_cap::kPciConfigDataField;
+    if (overlaps(offset, data.size(), data_field, 4)) {
+        access_through_config_capability(/*is_write=*/false);
+    }
+    config_.read(offset, data);
+}
+
+void VirtioPci::config_write(uint16_t offset, std::span<const uint8_t> data) {
+    std::lock_guard lock(mutex_);
+    config_.write(offset, data);
+    uint64_t message_control = uint64_t{msix_capability_} + pci::Msix::kMessageControlOffset;
+    if (overlaps(offset, data.size(), message_control, 2)) {
+        shared_->msix->set_message_control(config_.read16(message_control));
+    }
+    uint64_t data_field = uint64_t{config_access_capability_} + pci_cap::kPciConfigDataField;
+    if (overlaps(offset, data.size(), data_field, 4)) {
+        access_through_config_capability(/*is_write=*/true);
+    }
+}
+
+void VirtioPci::access_through_config_capability(bool is_write) {
+    uint64_t cap = config_access_capability_;
+    uint8_t bar = config_.read8(cap + pci_cap::kBarField);
+    uint32_t offset = config_.read32(cap + pci_cap::kOffsetField);
+    uint32_t length = config_.read32(cap + pci_cap::kLengthOfRegion);
+    // VIRTIO 1.2, 4.1.4.9: 1, 2 or 4 bytes, aligned, inside the BAR.
+    if (bar != pci_bar::kIndex || (length != 1 && length != 2 && length != 4) || offset % length != 0 ||
+        uint64_t{offset} + length > pci_bar::kSize) {
+        return;
+    }
+    std::array<uint8_t, 4> bytes{};
+    uint64_t data_field = cap + pci_cap::kPciConfigDataField;
+    if (is_write) {
+        config_.read(data_field, std::span(bytes).first(length));
+        write_bar(offset, std::span<const uint8_t>(bytes).first(length));
+    } else {
+        read_bar(offset, std::span(bytes).first(length));
+        for (size_t i = 0; i < length; ++i) {
+            config_.set8(data_field + i, bytes[i]);
+        }
+    }
+}
+
+std::vector<pci::Bar> VirtioPci::bars() const {
+    std::lock_guard lock(mutex_);
+    std::vector<pci::Bar> result;
+    if (auto bar = config_.bar(pci_bar::kIndex)) {
+        result.push_back(*bar);
+    }
+    return result;
+}
+
+void VirtioPci::assign_bar(uint8_t bar, uint64_t address) {
+    std::lock_guard lock(mutex_);
+    config_.set_bar_address(bar, address);
+}
+
+void VirtioPci::bar_read(uint8_t bar, uint64_t offset, std::span<uint8_t> data) {
+    std::lock_guard lock(mutex_);
+    if (bar != pci_bar::kIndex) {
+        std::ranges::fill(data, 0xff);
+        return;
+    }
+    read_bar(offset, data);
+}
+
+void VirtioPci::bar_write(uint8_t bar, uint64_t offset, std::span<const uint8_t> data) {
+    std::lock_guard lock(mutex_);
+    if (bar == pci_bar::kIndex) {
+        write_bar(offset, data);
+    }
+}
+
+void VirtioPci::bar_moved(uint8_t bar, std::optional<uint64_t> old_address, std::optional<uint64_t> new_address) {
+    (void)old_address;
+    std::lock_guard lock(mutex_);
+    if (bar != pci_bar::kIndex) {
+        return;
+    }
+    bar_address_ = new_address;
+    if (activated_) {
+        unregister_ioevents();
+        register_ioevents();
+    }
+}
+
+// An access must lie inside one region; anything else reads zero and is
+// ignored (no driver does it).
+void VirtioPci::read_bar(uint64_t offset, std::span<uint8_t> data) {
+    std::ranges::fill(data, 0);
+    if (offset >= pci_bar::kSize || data.size() > pci_bar::kSize - offset) {
+        return;
+    }
+    auto inside = [&](uint64_t start, uint64_t length) {
+        return offset >= start && offset - start + data.size() <= length;
+    };
+    if (inside(pci_bar::kCommonConfig, pci_bar::kRegionSize)) {
+        for (const CommonField& field : kCommonFields) {
+            if (auto part = overlap(offset, data.size(), field)) {
+                uint64_t value = read_common(field.offset);
+                for (size_t i = 0; i < part->length; ++i) {
+                    data[part->data_index + i] = static_cast<uint8_t>(value >> (8 * (part->field_index + i)));
+                }
+            }
+        }
+    } else if (inside(pci_bar::kIsr, pci_bar::kRegionSize)) {
+        // Reading the ISR status acknowledges it.
+        if (offset == pci_bar::kIsr) {
+            data[0] = shared_->isr.exchange(0);
+        }
+    } else if (inside(pci_bar::kDeviceConfig, pci_bar::kRegionSize)) {
+        device_->read_config(offset - pci_bar::kDeviceConfig, data);
+    } else if (inside(pci_bar::kMsixTable, pci_bar::kMsixTableRegionSize)) {
+        shared_->msix->table_read(offset - pci_bar::kMsixTable, data);
+    } else if (inside(pci_bar::kMsixPba, pci_bar::kSize - pci_bar::kMsixPba)) {
+        shared_->msix->pba_read(offset - pci_bar::kMsixPba, data);
+    }
+}
+
+void VirtioPci::write_bar(uint64_t offset, std::span<const uint8_t> data) {
+    if (offset >= pci_bar::kSize || data.size() > pci_bar::kSize - offset) {
+        return;
+    }
+    auto inside = [&](uint64_t start, uint64_t length) {
+        return offset >= start && offset - start + data.size() <= length;
+    };
+    if (inside(pci_bar::kCommonConfig, pci_bar::kRegionSize)) {
+        // A partial write to a field keeps the field's other bytes.
+        for (const CommonField& field : kCommonFields) {
+            if (auto part = overlap(offset, data.size(), field)) {
+                uint64_t value = read_common(field.offset);
+                for (size_t i = 0; i < part->length; ++i) {
+                    unsigned shift = static_cast<unsigned>(8 * (part->field_index + i));
+                    value = (value & ~(uint64_t{0xff} << shift)) | (uint64_t{data[part->data_index + i]} << shift);
+                }
+                write_common(field.offset, value);
+            }
+        }
+    } else if (inside(pci_bar::kDeviceConfig, pci_bar::kRegionSize)) {
+        device_->write_config(offset - pci_bar::kDeviceConfig, data);
+    } else if (inside(pci_bar::kNotify, pci_bar::kRegionSize)) {
+        notify(offset - pci_bar::kNotify);
+    } else if (inside(pci_bar::kMsixTable, pci_bar::kMsixTableRegionSize)) {
+        shared_->msix->table_write(offset - pci_bar::kMsixTable, data);
+    }
+    // ISR and PBA are read-only.
+}
+
+VirtioPci::QueueRegisters* VirtioPci::selected_queue() {
+    return queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
+}
+
+bool VirtioPci::driver_ok() const { return (shared_->status.load() & status::kDriverOk) != 0; }
+
+uint64_t VirtioPci::read_common(uint16_t field) const {
+    const QueueRegisters* queue = queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
+    switch (field) {
+        case common_cfg::kDeviceFeatureSelect:
+            return device_feature_select_;
+        case common_cfg::kDeviceFeature: {
+            uint64_t offered = device_->device_features();
+            return device_feature_select_ == 0 ? static_cast<uint32_t>(offered)
+                   : device_feature_select_ == 1 ? static_cast<uint32_t>(offered >> 32)
+                                                 : 0;
+        }
+        case common_cfg::kDriverFeatureSelect:
+            return driver_feature_select_;
+        case common_cfg::kDriverFeature:
+            return driver_feature_select_ == 0 ? static_cast<uint32_t>(driver_features_)
+                   : driver_feature_select_ == 1 ? static_cast<uint32_t>(driver_features_ >> 32)
+                                                 : 0;
+        case common_cfg::kConfigMsixVector:
+            return shared_->config_vector.load();
+        case common_cfg::kNumQueues:
+            return queues_.size();
+        case common_cfg::kDeviceStatus:
+            return shared_->status.load();
+        case common_cfg::kConfigGeneration:
+            return shared_->config_generation.load();
+        case common_cfg::kQueueSelect:
+            return queue_select_;
+        case common_cfg::kQueueSize:
+            return queue != nullptr ? queue->size : 0;
+        case common_cfg::kQueueMsixVector:
+            return queue != nullptr ? shared_->queue_vector(queue_select_) : 0;
+        case common_cfg::kQueueEnable:
+            return queue != nullptr && queue->enabled ? 1 : 0;
+        case common_cfg::kQueueNotifyOff:
+            // Queue i notifies at notify base + i * multiplier.
+            return queue != nullptr ? queue_select_ : 0;
+        case common_cfg::kQueueDescriptor:
+            return queue != nullptr ? queue->descriptor_table : 0;
+        case common_cfg::kQueueDriver:
+            return queue != nullptr ? queue->driver_area : 0;
+        case common_cfg::kQueueDevice:
+            return queue != nullptr ? queue->device_area : 0;
+        default:
+            // queue_notify_data and queue_reset: their features are not
+            // offered.
+            return 0;
+    }
+}
+
+void VirtioPci::write_common(uint16_t field, uint64_t value) {
+    auto valid_vector = [&](uint64_t vector) {
+        return vector == kNoVector || vector < shared_->msix->vector_count() ? static_cast<uint16_t>(vector)
+                                                                             : kNoVector;
+    };
+    switch (field) {
+        case common_cfg::kDeviceFeatureSelect:
+            device_feature_select_ = static_cast<uint32_t>(value);
+            return;
+        case common_cfg::kDriverFeatureSelect:
+            driver_feature_select_ = static_cast<uint32_t>(value);
+            return;
+        case common_cfg::kDriverFeature:
+            if ((shared_->status.load() & status::kFeaturesOk) != 0) {
+                warn_once(Warning::LateFeatureWrite, "driver features written after FEATURES_OK: ignored");
+                return;
+            }
+            if (driver_feature_select_ == 0) {
+                driver_features_ = (driver_features_ & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(value);
+            } else if (driver_feature_select_ == 1) {
+                driver_features_ = (driver_features_ & 0xffffffff) | (uint64_t{static_cast<uint32_t>(value)} << 32);
+            }
+            return;
+        case common_cfg::kConfigMsixVector:
+            shared_->config_vector.store(valid_vector(value & 0xffff));
+            return;
+        case common_cfg::kDeviceStatus:
+            write_status(static_cast<uint8_t>(value));
+            return;
+        case common_cfg::kQueueSelect:
+            queue_select_ = static_cast<uint16_t>(value);
+            return;
+        default:
+            break;
+    }
+    bool queue_field = field == common_cfg::kQueueSize || field == common_cfg::kQueueMsixVector ||
+                       field == common_cfg::kQueueEnable || field == common_cfg::kQueueDescriptor ||
+                       field == common_cfg::kQueueDriver || field == common_cfg::kQueueDevice;
+    QueueRegisters* queue = selected_queue();
+    if (!queue_field || queue == nullptr) {
+        return;  // read-only, or no such queue
+    }
+    if (driver_ok()) {
+        warn_once(Warning::LateQueueWrite, "queue configuration written after DRIVER_OK: ignored");
+        return;
+    }
+    switch (field) {
+        case common_cfg::kQueueSize:
+            queue->size = static_cast<uint16_t>(value);  // checked at DRIVER_OK
+            break;
+        case common_cfg::kQueueMsixVector:
+            shared_->queue_vectors[queue_select_].store(valid_vector(value & 0xffff));
+            break;
+        case common_cfg::kQueueEnable:
+            queue->enabled = (value & 1) != 0;
+            break;
+        case common_cfg::kQueueDescriptor:
+            queue->descriptor_table = value;
+            break;
+        case common_cfg::kQueueDriver:
+            queue->driver_area = value;
+            break;
+        case common_cfg::kQueueDevice:
+            queue->device_area = value;
+            break;
+        default:
+            break;
+    }
+}
+
+void VirtioPci::write_status(uint8_t value) {
+    if (value == 0) {
+        reset();
+        return;
+    }
+    // The driver only adds bits (VIRTIO 1.2, 3.1.1); DEVICE_NEEDS_RESET is
+    // the device's to set.
+    uint8_t current = shared_->status.load();
+    auto added = static_cast<uint8_t>(value & ~current & ~status::kDeviceNeedsReset);
+    if ((added & status::kFeaturesOk) != 0) {
+        uint64_t offered = device_->device_features();
+        if ((driver_features_ & ~offered) != 0) {
+            warn_limited(fmt::format("driver accepted features {:#x} that were not offered: FEATURES_OK refused",
+                                     driver_features_ & ~offered));
+            added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
+        } else if (!has_feature(driver_features_, feature::kVersion1)) {
+            warn_limited("driver did not accept VIRTIO_F_VERSION_1 (a legacy driver?): FEATURES_OK refused");
+            added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
+        } else if (!device_->accept_features(driver_features_)) {
+            warn_limited(fmt::format("device refused features {:#x}: FEATURES_OK refused", driver_features_));
+            added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
+        }
+    }
+    if ((added & status::kDriverOk) != 0) {
+        shared_->status.fetch_or(static_cast<uint8_t>(added & ~status::kDriverOk));
+        activate();
+        return;
+    }
+    shared_->status.fetch_or(added);
+}
+
+void VirtioPci::activate() {
+    auto fail = [&](std::string_view reason) {
+        warn_limited(fmt::format("DRIVER_OK: {}; device needs reset", reason));
+        shared_->status.fetch_or(status::kDriverOk | status::kDeviceNeedsReset);
+        interrupt_->signal_config();
+    };
+    if ((shared_->status.load() & status::kFeaturesOk) == 0) {
+        fail("FEATURES_OK is not set");
+        return;
+    }
+    // The device gets the enabled queues from 0 up (a device whose later
+    // queues are optional, like virtio-net's control queue, sees fewer).
+    size_t count = 0;
+    while (count < queues_.size() && queues_[count].enabled) {
+        ++count;
+    }
+    for (size_t i = count; i < queues_.size(); ++i) {
+        if (queues_[i].enabled) {
+            fail(fmt::format("queue {} is enabled but queue {} is not", i, count));
+            return;
+        }
+    }
+    bool event_index = has_feature(driver_features_, feature::kRingEventIdx);
+    bool indirect = has_feature(driver_features_, feature::kRingIndirectDesc);
+    Activation activation;
+    activation.memory = &memory_;
+    activation.features = driver_features_;
+    activation.interrupt = interrupt_;
+    for (size_t i = 0; i < count; ++i) {
+        const QueueRegisters& registers = queues_[i];
+        if (registers.size == 0 || registers.size > registers.max_size || !std::has_single_bit(registers.size)) {
+            fail(fmt::format("queue {} size {} is not a power of two between 1 and {}", i, registers.size,
+                             registers.max_size));
+            return;
+        }
+        QueueConfig config{.max_size = registers.max_size,
+                           .size = registers.size,
+                           .ready = true,
+                           .descriptor_table = GuestAddress(registers.descriptor_table),
+                           .available_ring = GuestAddress(registers.driver_area),
+                           .used_ring = GuestAddress(registers.device_area)};
+        auto queue = Queue::create(config, memory_, event_index, indirect);
+        if (!queue.ok()) {
+            fail(fmt::format("queue {}: {}", i, queue.error().message));
+            return;
+        }
+        activation.queues.push_back(ActivatedQueue{std::move(queue).value(), kick_fds_[i].fd()});
+    }
+    activation.needs_reset = [shared = shared_, interrupt = interrupt_, name = name_,
+                              generation = shared_->reset_count.load()](std::string_view reason) {
+        if (shared->reset_count.load() != generation) {
+            return;  // from before a reset: the driver has started over
+        }
+        spdlog::warn("{}: device needs reset: {}", name, reason);
+        shared->status.fetch_or(status::kDeviceNeedsReset);
+        interrupt->signal_config();
+    };
+    auto activated = device_->activate(std::move(activation));
+    if (!activated.ok()) {
+        fail(activated.error().message);
+        return;
+    }
+    activated_ = true;
+    activated_queue_count_ = count;
+    shared_->status.fetch_or(status::kDriverOk);
+    register_ioevents();
+}
+
+void VirtioPci::reset() {
+    unregister_ioevents();
+    // Returns once the data path has stopped; it touches only the shared
+    // atomics, never this lock, so holding the lock here cannot deadlock.
+    device_->reset();
+    activated_ = false;
+    activated_queue_count_ = 0;
+    shared_->reset_count.fetch_add(1);
+    for (size_t i = 0; i < queues_.size(); ++i) {
+        queues_[i] = QueueRegisters{.max_size = queues_[i].max_size, .size = queues_[i].max_size};
+        shared_->queue_vectors[i].store(kNoVector);
+        (void)kick_fds_[i].consume();
+    }
+    shared_->config_vector.store(kNoVector);
+    shared_->isr.store(0);
+    device_feature_select_ = 0;
+    driver_feature_select_ = 0;
+    driver_features_ = 0;
+    queue_select_ = 0;
+    shared_->status.store(0);
+}
+
+void VirtioPci::notify(uint64_t offset) {
+    if (offset % pci_bar::kNotifyOffMultiplier != 0) {
+        return;
+    }
+    uint64_t queue = offset / pci_bar::kNotifyOffMultiplier;
+    if (queue >= queues_.size()) {
+        return;
+    }
+    if (!activated_) {
+        warn_once(Warning::EarlyNotify, "queue notification before DRIVER_OK: ignored");
+        return;
+    }
+    if (queue >= activated_queue_count_) {
+        return;
+    }
+    kick_fds_[queue].signal();
+}
+
+void VirtioPci::register_ioevents() {
+    if (!activated_ || !bar_address_ || registrar_ == nullptr) {
+        return;
+    }
+    for (size_t i = 0; i < activated_queue_count_; ++i) {
+        uint64_t address = *bar_address_ + pci_bar::kNotify + i * pci_bar::kNotifyOffMultiplier;
+        auto status = registrar_->register_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
+        if (!status.ok()) {
+            // Notifications still arrive, as vCPU exits.
+            spdlog::warn("{}: queue {} ioeventfd at {:#x}: {}", name_, i, address, status.error().message);
+        }
+    }
+    ioevents_at_ = bar_address_;
+}
+
+void VirtioPci::unregister_ioevents() {
+    if (!ioevents_at_ || registrar_ == nullptr) {
+        return;
+    }
+    for (size_t i = 0; i < activated_queue_count_; ++i) {
+        uint64_t address = *ioevents_at_ + pci_bar::kNotify + i * pci_bar::kNotifyOffMultiplier;
+        // Fails only for one that registration refused (already logged).
+        (void)registrar_->unregister_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
+    }
+    ioevents_at_.reset();
+}
+
+void VirtioPci::warn_limited(std::string_view message) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_limited_warning_ < std::chrono::seconds(1)) {
+        ++suppressed_warnings_;
+        return;
+    }
+    last_limited_warning_ = now;
+    if (suppressed_warnings_ != 0) {
+        spdlog::warn("{}: {} ({} more suppressed)", name_, message, suppressed_warnings_);
+    } else {
+        spdlog::warn("{}: {}", name_, message);
+    }
+    suppressed_warnings_ = 0;
+}
+
+void VirtioPci::warn_once(Warning warning, std::string_view message) {
+    auto& warned = warned_[static_cast<size_t>(warning)];
+    if (!warned) {
+        warned = true;
+        spdlog::warn("{}: {} (reported once)", name_, message);
+    }
+}
+
+}  // namespace skiff::virtio

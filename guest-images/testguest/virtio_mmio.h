@@ -1,0 +1,32 @@
+// virtio-mmio, version 2 (virtio 1.x "modern") register layout. Devices
+// come from virtio_mmio.device=<size>@<base>:<irq> words on the command
+// line (Linux's syntax) and from probing skiff's fixed slots.
+#pragma once
+
+#include "cmdline.h"
+#include "virtio_transport.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// skiff's slots: PLATFORM_VIRTIO_MMIO_START, one page each.
+#define VIRTIO_MMIO_PROBED_SLOTS 8
+
+enum virtio_mmio_probe {
+    VIRTIO_MMIO_ABSENT,  // no magic value, or device ID 0 (an empty transport)
+    VIRTIO_MMIO_LEGACY,  // version 1 (legacy): not supported
+    VIRTIO_MMIO_OTHER_DEVICE,  // some other virtio device
+    VIRTIO_MMIO_NET,
+};
+
+// What sits at `base` (reads magic, version and device ID only).
+enum virtio_mmio_probe virtio_mmio_probe(uint64_t base);
+
+// The base addresses named by virtio_mmio.device= words, in command-line
+// order; at most `capacity` stored, the count of valid words returned.
+// Words that do not parse are reported on the console and skipped.
+unsigned virtio_mmio_from_cmdline(const struct cmdline *cmdline, uint64_t *bases,
+                                  unsigned capacity);
+
+// A transport for the version-2 device at `base`.
+void virtio_mmio_open(struct virtio_transport *transport, uint64_t base);

@@ -1,0 +1,374 @@
+#include "net/interface.h"
+
+#include "vmm/unique_fd.h"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>  // SIOCBRADDIF
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <vector>
+
+
+namespace skiff::net {
+
+namespace {
+
+// strerror, except for the errors users meet most, which read better in
+// words that point at the fix.
+std::string describe_errno(int error) {
+    switch (error) {
+        case EPERM:
+        case EACCES:
+            return "permission denied";
+        case ENODEV:
+            return "no such interface";
+        default:
+            return std::strerror(error);
+    }
+}
+
+// "interface 'NAME': WHAT: CAUSE[: FIX]". `manual_fix` is how to do the
+// same by hand, offered with the privilege fix when permission is denied.
+Error interface_error(std::string_view name, std::string_view what, int error, std::string_view manual_fix = {}) {
+    std::string message = fmt::format("interface '{}': {}: {}", name, what, describe_errno(error));
+    if (error == EPERM || error == EACCES) {
+        message += fmt::format(": {}", kNeedNetAdmin);
+        if (!manual_fix.empty()) {
+            message += fmt::format(", or do it beforehand ({})", manual_fix);
+        }
+    } else if (error == ENODEV) {
+        message = fmt::format("interface '{}' does not exist", name);
+    }
+    return Error{std::move(message)};
+}
+
+Result<UniqueFd> ioctl_socket() {
+    UniqueFd socket_fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!socket_fd.valid()) {
+        return errno_error("opening a socket for interface ioctls");
+    }
+    return socket_fd;
+}
+
+ifreq request_for(const std::string& name) {
+    ifreq request{};
+    std::memcpy(request.ifr_name, name.data(), std::min(name.size(), size_t{IFNAMSIZ - 1}));
+    return request;
+}
+
+// Runs one interface ioctl; errno is returned (0 on success).
+Result<int> interface_ioctl(unsigned long command, ifreq& request) {
+    auto socket_fd = TRY(ioctl_socket());
+    if (::ioctl(socket_fd.get(), command, &request) < 0) {
+        return errno;
+    }
+    return 0;
+}
+
+Result<short> link_flags(const std::string& name) {
+    auto request = request_for(name);
+    if (int error = TRY(interface_ioctl(SIOCGIFFLAGS, request)); error != 0) {
+        return interface_error(name, "reading its flags", error);
+    }
+    return request.ifr_flags;
+}
+
+// A netlink attribute walk over `bytes`, calling visit(type, payload).
+template <typename Visit>
+void for_each_attribute(std::span<const uint8_t> bytes, Visit&& visit) {
+    while (bytes.size() >= sizeof(rtattr)) {
+        rtattr attribute;
+        std::memcpy(&attribute, bytes.data(), sizeof(attribute));
+        if (attribute.rta_len < sizeof(rtattr) || attribute.rta_len > bytes.size()) {
+            return;
+        }
+        visit(attribute.rta_type & NLA_TYPE_MASK,
+              bytes.subspan(RTA_LENGTH(0), attribute.rta_len - RTA_LENGTH(0)));
+        size_t advance = std::min<size_t>(RTA_ALIGN(attribute.rta_len), bytes.size());
+        bytes = bytes.subspan(advance);
+    }
+}
+
+std::string attribute_string(std::span<const uint8_t> payload) {
+    std::string text(payload.begin(), payload.end());
+    text.resize(::strnlen(text.c_str(), text.size()));
+    return text;
+}
+
+}  // namespace
+
+Result<std::optional<LinkInfo>> find_link(const std::string& name) {
+    TRY(check_interface_name(name));
+    UniqueFd socket_fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!socket_fd.valid()) {
+        return errno_error("opening a netlink socket");
+    }
+
+    std::vector<uint8_t> request(NLMSG_SPACE(sizeof(ifinfomsg)) + RTA_SPACE(IFNAMSIZ) + RTA_SPACE(sizeof(uint32_t)));
+    nlmsghdr header{};
+    header.nlmsg_len = static_cast<uint32_t>(request.size());
+    header.nlmsg_type = RTM_GETLINK;
+    header.nlmsg_flags = NLM_F_REQUEST;
+    header.nlmsg_seq = 1;
+    std::memcpy(request.data(), &header, sizeof(header));
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    std::memcpy(request.data() + NLMSG_HDRLEN, &info, sizeof(info));
+    size_t at = NLMSG_SPACE(sizeof(ifinfomsg));
+    rtattr name_attribute{static_cast<unsigned short>(RTA_LENGTH(IFNAMSIZ)), IFLA_IFNAME};
+    std::memcpy(request.data() + at, &name_attribute, sizeof(name_attribute));
+    std::memcpy(request.data() + at + RTA_LENGTH(0), name.data(), name.size());  // zero-padded
+    at += RTA_SPACE(IFNAMSIZ);
+    // Statistics make up most of a reply and are not needed.
+    rtattr mask_attribute{static_cast<unsigned short>(RTA_LENGTH(sizeof(uint32_t))), IFLA_EXT_MASK};
+    uint32_t mask = RTEXT_FILTER_SKIP_STATS;
+    std::memcpy(request.data() + at, &mask_attribute, sizeof(mask_attribute));
+    std::memcpy(request.data() + at + RTA_LENGTH(0), &mask, sizeof(mask));
+
+    if (::send(socket_fd.get(), request.data(), request.size(), 0) < 0) {
+        return errno_error(fmt::format("interface '{}': netlink RTM_GETLINK", name));
+    }
+    std::vector<uint8_t> reply(64 * 1024);
+    ssize_t length = ::recv(socket_fd.get(), reply.data(), reply.size(), MSG_TRUNC);
+    if (length < 0) {
+        return errno_error(fmt::format("interface '{}': netlink reply", name));
+    }
+    if (static_cast<size_t>(length) > reply.size() || static_cast<size_t>(length) < NLMSG_HDRLEN) {
+        return Error::format("interface '{}': netlink reply of {} bytes", name, length);
+    }
+    nlmsghdr reply_header;
+    std::memcpy(&reply_header, reply.data(), sizeof(reply_header));
+    if (reply_header.nlmsg_len > static_cast<size_t>(length) || reply_header.nlmsg_len < NLMSG_HDRLEN) {
+        return Error::format("interface '{}': malformed netlink reply", name);
+    }
+    std::span<const uint8_t> body(reply.data() + NLMSG_HDRLEN, reply_header.nlmsg_len - NLMSG_HDRLEN);
+    if (reply_header.nlmsg_type == NLMSG_ERROR) {
+        nlmsgerr error{};
+        std::memcpy(&error, body.data(), std::min(body.size(), sizeof(error)));
+        if (-error.error == ENODEV) {
+            return std::optional<LinkInfo>{};
+        }
+        return interface_error(name, "querying it (RTM_GETLINK)", -error.error);
+    }
+    if (reply_header.nlmsg_type != RTM_NEWLINK || body.size() < NLMSG_ALIGN(sizeof(ifinfomsg))) {
+        return Error::format("interface '{}': unexpected netlink reply type {}", name, reply_header.nlmsg_type);
+    }
+    std::memcpy(&info, body.data(), sizeof(info));
+    LinkInfo link;
+    link.index = static_cast<unsigned>(info.ifi_index);
+    std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
+    for_each_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
+        if (type == IFLA_MASTER && payload.size() >= sizeof(uint32_t)) {
+            uint32_t master = 0;
+            std::memcpy(&master, payload.data(), sizeof(master));
+            link.master_index = master;
+        } else if (type == IFLA_LINKINFO) {
+            for_each_attribute(payload, [&](unsigned nested_type, auto nested) {
+                if (nested_type == IFLA_INFO_KIND) {
+                    link.kind = attribute_string(nested);
+                } else if (nested_type == IFLA_INFO_DATA) {
+                    kind_data = nested;
+                }
+            });
+        }
+    });
+    if (link.kind == "tun") {
+        TunInfo tun;
+        for_each_attribute(kind_data, [&](unsigned type, auto payload) {
+            bool flag = !payload.empty() && payload[0] != 0;
+            switch (type) {
+                case IFLA_TUN_TYPE:
+                    tun.tap = !payload.empty() && payload[0] == IFF_TAP;
+                    break;
+                case IFLA_TUN_PI:
+                    tun.packet_info = flag;
+                    break;
+                case IFLA_TUN_VNET_HDR:
+                    tun.vnet_header = flag;
+                    break;
+                case IFLA_TUN_PERSIST:
+                    tun.persistent = flag;
+                    break;
+                case IFLA_TUN_MULTI_QUEUE:
+                    tun.multi_queue = flag;
+                    break;
+                default:
+                    break;
+            }
+        });
+        link.tun = tun;
+    }
+    return std::optional<LinkInfo>{std::move(link)};
+}
+
+Result<void> check_interface_name(std::string_view name) {
+    if (name.empty()) {
+        return Error{"an interface name cannot be empty"};
+    }
+    if (name.size() > IFNAMSIZ - 1) {
+        return Error::format("interface name '{}' is {} characters long: the kernel allows at most {}", name,
+                             name.size(), IFNAMSIZ - 1);
+    }
+    if (name == "." || name == "..") {
+        return Error::format("'{}' is not a valid interface name", name);
+    }
+    for (char character : name) {
+        if (character == '/' || character == ':' || character == '%' || character == ',' || character == '=' ||
+            std::isspace(static_cast<unsigned char>(character)) || character == '\0') {
+            return Error::format("interface name '{}' contains '{}': use letters, digits, '-', '_' or '.'", name,
+                                 character == '\0' ? std::string("\\0") : std::string(1, character));
+        }
+    }
+    return {};
+}
+
+bool interface_exists(const std::string& name) { return ::if_nametoindex(name.c_str()) != 0; }
+
+Result<LinkInfo> query_link(const std::string& name) {
+    auto link = TRY(find_link(name));
+    if (!link) {
+        return interface_error(name, "", ENODEV);
+    }
+    return std::move(*link);
+}
+
+std::string interface_name(unsigned index) {
+    char name[IF_NAMESIZE] = {};
+    if (::if_indextoname(index, name) == nullptr) {
+        return fmt::format("#{}", index);
+    }
+    return name;
+}
+
+Result<bool> is_link_up(const std::string& name) {
+    short flags = TRY(link_flags(name));
+    return (flags & IFF_UP) != 0;
+}
+
+Result<void> set_link_up(const std::string& name) {
+    auto request = request_for(name);
+    request.ifr_flags = TRY(link_flags(name));
+    if ((request.ifr_flags & IFF_UP) != 0) {
+        return {};
+    }
+    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+    if (int error = TRY(interface_ioctl(SIOCSIFFLAGS, request)); error != 0) {
+        return interface_error(name, "setting it up", error, fmt::format("ip link set {} up", name));
+    }
+    return {};
+}
+
+Result<uint32_t> interface_mtu(const std::string& name) {
+    auto request = request_for(name);
+    if (int error = TRY(interface_ioctl(SIOCGIFMTU, request)); error != 0) {
+        return interface_error(name, "reading its MTU", error);
+    }
+    return static_cast<uint32_t>(request.ifr_mtu);
+}
+
+Result<void> set_interface_mtu(const std::string& name, uint32_t mtu) {
+    auto request = request_for(name);
+    request.ifr_mtu = static_cast<int>(mtu);
+    if (int error = TRY(interface_ioctl(SIOCSIFMTU, request)); error != 0) {
+        auto what = fmt::format("setting MTU {}", mtu);
+        if (error == EINVAL) {
+            return Error::format("interface '{}': {}: the interface does not take that MTU (a port of a bridge "
+                                 "cannot exceed the bridge's own limits)",
+                                 name, what);
+        }
+        return interface_error(name, what, error, fmt::format("ip link set {} mtu {}", name, mtu));
+    }
+    return {};
+}
+
+Result<MacAddress> interface_mac(const std::string& name) {
+    auto request = request_for(name);
+    if (int error = TRY(interface_ioctl(SIOCGIFHWADDR, request)); error != 0) {
+        return interface_error(name, "reading its MAC address", error);
+    }
+    MacAddress mac;
+    std::memcpy(mac.bytes.data(), request.ifr_hwaddr.sa_data, mac.bytes.size());
+    return mac;
+}
+
+Result<void> set_interface_mac(const std::string& name, const MacAddress& mac) {
+    auto request = request_for(name);
+    request.ifr_hwaddr.sa_family = 1;  // ARPHRD_ETHER
+    std::memcpy(request.ifr_hwaddr.sa_data, mac.bytes.data(), mac.bytes.size());
+    if (int error = TRY(interface_ioctl(SIOCSIFHWADDR, request)); error != 0) {
+        return interface_error(name, fmt::format("setting MAC {}", mac.to_string()), error,
+                               fmt::format("ip link set {} address {}", name, mac.to_string()));
+    }
+    return {};
+}
+
+Result<void> add_to_bridge(const std::string& bridge, const std::string& name) {
+    auto bridge_link = TRY(find_link(bridge));
+    if (!bridge_link) {
+        return Error::format("bridge '{}' does not exist: create it (ip link add {} type bridge) or drop bridge=",
+                             bridge, bridge);
+    }
+    if (bridge_link->kind != "bridge") {
+        return Error::format("'{}' is not a bridge (it is {}): name a bridge (ip link show type bridge) or drop "
+                             "bridge=",
+                             bridge,
+                             bridge_link->kind.empty() ? std::string("a network device")
+                                                       : fmt::format("a {} interface", bridge_link->kind));
+    }
+    auto port = TRY(query_link(name));
+    if (port.master_index == bridge_link->index) {
+        return {};
+    }
+    if (port.master_index) {
+        auto other = interface_name(*port.master_index);
+        return Error::format("interface '{}' is already a port of '{}', not of bridge '{}': detach it (ip link set "
+                             "{} nomaster) or use bridge={}",
+                             name, other, bridge, name, other);
+    }
+    auto request = request_for(bridge);
+    request.ifr_ifindex = static_cast<int>(port.index);
+    if (int error = TRY(interface_ioctl(SIOCBRADDIF, request)); error != 0) {
+        if (error == EPERM || error == EACCES) {
+            return Error::format("adding interface '{}' to bridge '{}': permission denied: {}, or add it "
+                                 "beforehand (ip link set {} master {})",
+                                 name, bridge, kNeedNetAdmin, name, bridge);
+        }
+        return Error::format("adding interface '{}' to bridge '{}': {}", name, bridge, describe_errno(error));
+    }
+    return {};
+}
+
+Result<void> delete_persistent_tap(const std::string& name) {
+    auto link = TRY(query_link(name));  // TUNSETIFF on a missing name would create it
+    if (link.kind != "tun") {
+        return Error::format("interface '{}' is not a tap (it is {})", name,
+                             link.kind.empty() ? std::string("a network device") : "a " + link.kind);
+    }
+    UniqueFd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    if (!tun.valid()) {
+        return interface_error(name, "opening /dev/net/tun", errno);
+    }
+    auto request = request_for(name);
+    request.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (::ioctl(tun.get(), TUNSETIFF, &request) < 0) {
+        return interface_error(name, "attaching to it (TUNSETIFF)", errno);
+    }
+    if (::ioctl(tun.get(), TUNSETPERSIST, 0) < 0) {
+        return interface_error(name, "clearing TUNSETPERSIST", errno, fmt::format("ip link delete {}", name));
+    }
+    return {};  // the kernel deletes it when `tun` closes
+}
+
+}  // namespace skiff::net

@@ -1,0 +1,255 @@
+#include "net/net_config.h"
+
+#include "net/interface.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <climits>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace skiff::net {
+
+namespace {
+
+struct ModeInfo {
+    NetMode mode;
+    std::string_view name;
+    std::string_view summary;
+};
+
+constexpr std::array kModes{
+    ModeInfo{NetMode::Tap, "tap", "skiff moves frames between the guest and a tap (IFF_VNET_HDR)"},
+};
+
+// Which modes accept a key, as a bit per NetMode.
+constexpr uint32_t mode_bit(NetMode mode) { return 1u << static_cast<uint32_t>(mode); }
+
+struct KeyInfo {
+    std::string_view name;
+    uint32_t modes;
+    std::string_view help;
+};
+
+// "mode" itself is not in the table: it is required and read first.
+constexpr std::array kKeys{
+    KeyInfo{"ifname", mode_bit(NetMode::Tap),
+            "tap to open, or to create if absent (at most 15 characters); with fd=, checks the fd's name"},
+    KeyInfo{"fd", mode_bit(NetMode::Tap),
+            "an open tap (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) handed over by the caller; skiff owns it"},
+    KeyInfo{"bridge", mode_bit(NetMode::Tap), "an existing bridge to add the tap to (not with fd=)"},
+    KeyInfo{"mac", mode_bit(NetMode::Tap), "the guest's unicast MAC, e.g. 02:12:34:56:78:9a (default: 02:xx:...)"},
+    KeyInfo{"mtu", mode_bit(NetMode::Tap),
+            "68..65535: set on the tap and offered to the guest (default: the tap's MTU)"},
+    KeyInfo{"transport", mode_bit(NetMode::Tap), "mmio (default) or pci"},
+};
+
+std::string mode_names() {
+    std::vector<std::string_view> names;
+    for (const auto& mode : kModes) {
+        names.push_back(mode.name);
+    }
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string key_names(NetMode mode) {
+    std::vector<std::string_view> names;
+    for (const auto& key : kKeys) {
+        if ((key.modes & mode_bit(mode)) != 0) {
+            names.push_back(key.name);
+        }
+    }
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+Error net_error(std::string message) { return Error{"--net: " + std::move(message)}; }
+
+// Digits only (no sign, no spaces), in [minimum, maximum].
+std::optional<uint64_t> parse_unsigned(std::string_view text, uint64_t minimum, uint64_t maximum) {
+    uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (text.empty() || error != std::errc() || stop != end || value < minimum || value > maximum) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// key=value pairs in the order given, each key at most once.
+Result<std::vector<std::pair<std::string, std::string>>> split_items(std::string_view text) {
+    std::vector<std::pair<std::string, std::string>> items;
+    if (text.empty()) {
+        return net_error(fmt::format("empty value: expected mode=MODE,... (modes: {}; see --net help)",
+                                     mode_names()));
+    }
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        std::string_view item = text.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                                  : comma - start);
+        size_t equals = item.find('=');
+        if (item.empty()) {
+            return net_error(fmt::format("empty item in '{}' (two commas, or a comma at an end)", text));
+        }
+        if (equals == std::string_view::npos) {
+            return net_error(fmt::format("'{}' is not key=value", item));
+        }
+        std::string key(item.substr(0, equals));
+        std::string value(item.substr(equals + 1));
+        if (key.empty()) {
+            return net_error(fmt::format("'{}' has no key before '='", item));
+        }
+        if (value.empty()) {
+            return net_error(fmt::format("{}= needs a value", key));
+        }
+        bool duplicate = std::any_of(items.begin(), items.end(), [&](const auto& seen) { return seen.first == key; });
+        if (duplicate) {
+            return net_error(fmt::format("{}= is given twice", key));
+        }
+        items.emplace_back(std::move(key), std::move(value));
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        start = comma + 1;
+    }
+    return items;
+}
+
+Result<NetMode> parse_mode(std::string_view name) {
+    for (const auto& mode : kModes) {
+        if (mode.name == name) {
+            return mode.mode;
+        }
+    }
+    return net_error(fmt::format("unknown mode '{}' (valid modes: {})", name, mode_names()));
+}
+
+// Applies one key's value; the key is known to be valid for the mode.
+Result<void> apply_key(NetConfig& config, const std::string& key, const std::string& value) {
+    if (key == "ifname") {
+        TRY(check_interface_name(value).context_error("--net: ifname"));
+        config.ifname = value;
+    } else if (key == "bridge") {
+        TRY(check_interface_name(value).context_error("--net: bridge"));
+        config.bridge = value;
+    } else if (key == "fd") {
+        auto fd = parse_unsigned(value, 0, INT_MAX);
+        if (!fd) {
+            return net_error(fmt::format("fd={}: expected a file descriptor number", value));
+        }
+        if (*fd <= 2) {
+            return net_error(fmt::format("fd={} is standard input, output or error: pass the tap on fd 3 or above",
+                                         value));
+        }
+        config.fd = static_cast<int>(*fd);
+    } else if (key == "mac") {
+        auto mac = MacAddress::parse(value);
+        if (!mac) {
+            return net_error("mac=" + mac.error().message);
+        }
+        if (mac->is_multicast()) {
+            return net_error(fmt::format("mac={} is a multicast address (lowest bit of the first byte set): "
+                                         "a guest interface needs a unicast one, e.g. 02:{}",
+                                         value, value.substr(3)));
+        }
+        if (mac->is_zero()) {
+            return net_error("mac=00:00:00:00:00:00 is not a valid interface address");
+        }
+        config.mac = *mac;
+    } else if (key == "mtu") {
+        auto mtu = parse_unsigned(value, kMinMtu, kMaxMtu);
+        if (!mtu) {
+            return net_error(fmt::format("mtu={}: expected a number from {} to {}", value, kMinMtu, kMaxMtu));
+        }
+        config.mtu = static_cast<uint32_t>(*mtu);
+    } else if (key == "transport") {
+        if (value == "mmio") {
+            config.transport = NetTransport::Mmio;
+        } else if (value == "pci") {
+            config.transport = NetTransport::Pci;
+        } else {
+            return net_error(fmt::format("transport={}: expected mmio or pci", value));
+        }
+    }
+    return {};
+}
+
+Result<void> check_tap_combination(const NetConfig& config) {
+    if (!config.fd && config.ifname.empty()) {
+        return net_error("mode=tap needs ifname=NAME (a tap to open or create) or fd=N (an open tap)");
+    }
+    if (config.fd && config.bridge) {
+        return net_error("bridge= does not go with fd=: whoever opens the tap adds it to the bridge "
+                         "(ip link set TAP master BRIDGE)");
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<NetConfig> parse_net_config(std::string_view text) {
+    auto items = TRY(split_items(text));
+    auto mode_item = std::find_if(items.begin(), items.end(), [](const auto& item) { return item.first == "mode"; });
+    if (mode_item == items.end()) {
+        return net_error(fmt::format("mode= is missing (valid modes: {})", mode_names()));
+    }
+    NetConfig config;
+    config.mode = TRY(parse_mode(mode_item->second));
+    items.erase(mode_item);
+
+    for (const auto& [key, value] : items) {
+        auto known = std::find_if(kKeys.begin(), kKeys.end(), [&](const KeyInfo& info) { return info.name == key; });
+        if (known == kKeys.end() || (known->modes & mode_bit(config.mode)) == 0) {
+            return net_error(fmt::format("unknown key '{}' (valid keys for mode={}: mode, {})", key,
+                                         net_mode_name(config.mode), key_names(config.mode)));
+        }
+        TRY(apply_key(config, key, value));
+    }
+
+    switch (config.mode) {
+        case NetMode::Tap:
+            TRY(check_tap_combination(config));
+            break;
+    }
+    return config;
+}
+
+std::string_view net_mode_name(NetMode mode) {
+    for (const auto& info : kModes) {
+        if (info.mode == mode) {
+            return info.name;
+        }
+    }
+    return "unknown";
+}
+
+std::string_view net_transport_name(NetTransport transport) {
+    return transport == NetTransport::Pci ? "pci" : "mmio";
+}
+
+std::string net_config_help() {
+    std::string text = "--net mode=MODE,KEY=VALUE,...  (once per guest interface)\n\nModes:\n";
+    for (const auto& mode : kModes) {
+        text += fmt::format("  {:<10} {}\n", mode.name, mode.summary);
+        for (const auto& key : kKeys) {
+            if ((key.modes & mode_bit(mode.mode)) != 0) {
+                text += fmt::format("    {:<10} {}\n", key.name, key.help);
+            }
+        }
+    }
+    text +=
+        "\nExamples:\n"
+        "  --net mode=tap,ifname=tap0                 open tap0, or create it (needs CAP_NET_ADMIN)\n"
+        "  --net mode=tap,ifname=tap0,bridge=br0      ... and add it to the existing bridge br0\n"
+        "  --net mode=tap,fd=3,mac=02:00:00:00:00:01  use the tap open on fd 3\n"
+        "\nA tap skiff creates disappears when skiff exits; an existing (persistent) tap stays.\n"
+        "A persistent tap owned by the user (ip tuntap add NAME mode tap user USER) needs no privilege.\n";
+    return text;
+}
+
+}  // namespace skiff::net

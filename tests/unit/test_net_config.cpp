@@ -1,0 +1,186 @@
+#include "net/interface.h"
+#include "net/mac_address.h"
+#include "net/net_config.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using skiff::net::MacAddress;
+using skiff::net::NetConfig;
+using skiff::net::NetMode;
+using skiff::net::NetTransport;
+using skiff::net::parse_net_config;
+
+namespace {
+
+// The error message of a value that must not parse.
+std::string error_of(const std::string& text) {
+    auto parsed = parse_net_config(text);
+    REQUIRE_FALSE(parsed.ok());
+    return parsed.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("MAC addresses parse and print", "[net][mac]") {
+    auto mac = MacAddress::parse("02:1A:2b:3c:4D:ff");
+    REQUIRE(mac.ok());
+    CHECK(mac->bytes == std::array<uint8_t, 6>{0x02, 0x1a, 0x2b, 0x3c, 0x4d, 0xff});
+    CHECK(mac->to_string() == "02:1a:2b:3c:4d:ff");
+    CHECK(mac->is_locally_administered());
+    CHECK_FALSE(mac->is_multicast());
+    CHECK(MacAddress::parse("ff:ff:ff:ff:ff:ff")->is_multicast());
+    CHECK(MacAddress::parse("01:00:5e:00:00:01")->is_multicast());
+    CHECK(MacAddress::parse("00:00:00:00:00:00")->is_zero());
+    CHECK_FALSE(MacAddress::parse("00:16:3e:12:34:56")->is_locally_administered());
+    CHECK(MacAddress::parse("52:54:00:12:34:56")->is_locally_administered());  // QEMU's prefix
+
+    for (const char* bad : {"", "02:1a:2b:3c:4d", "02:1a:2b:3c:4d:5e:6f", "2:1a:2b:3c:4d:5e", "02-1a-2b-3c-4d-5e",
+                            "021a2b3c4d5e", "02:1a:2b:3c:4d:5g", "02:1a:2b:3c:4d:5e ", " 02:1a:2b:3c:4d:5e",
+                            "02:1a:2b:3c:4d::5", "0x:1a:2b:3c:4d:5e"}) {
+        INFO(bad);
+        auto parsed = MacAddress::parse(bad);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK_THAT(parsed.error().message, Catch::Contains("six hex pairs"));
+    }
+}
+
+TEST_CASE("default MAC addresses are local unicast, stable per instance and index", "[net][mac]") {
+    auto first = skiff::net::default_mac_address("vm-1234", 0);
+    CHECK(first.is_locally_administered());
+    CHECK_FALSE(first.is_multicast());
+    CHECK(first.bytes[0] == 0x02);
+    CHECK(first == skiff::net::default_mac_address("vm-1234", 0));
+    auto second_interface = skiff::net::default_mac_address("vm-1234", 1);
+    CHECK(second_interface != first);
+    CHECK(second_interface.bytes[5] == 1);
+    CHECK(skiff::net::default_mac_address("vm-1235", 0) != first);
+}
+
+TEST_CASE("a full net option value for a tap", "[net][net_config]") {
+    auto parsed = parse_net_config("mode=tap,ifname=tap0,bridge=br0,mac=02:00:00:aa:bb:cc,mtu=9000,transport=pci");
+    REQUIRE(parsed.ok());
+    const NetConfig& config = *parsed;
+    CHECK(config.mode == NetMode::Tap);
+    CHECK(config.ifname == "tap0");
+    REQUIRE(config.bridge.has_value());
+    CHECK(*config.bridge == "br0");
+    CHECK_FALSE(config.fd.has_value());
+    REQUIRE(config.mac.has_value());
+    CHECK(config.mac->to_string() == "02:00:00:aa:bb:cc");
+    REQUIRE(config.mtu.has_value());
+    CHECK(*config.mtu == 9000);
+    CHECK(config.transport == NetTransport::Pci);
+}
+
+TEST_CASE("net option defaults and key order", "[net][net_config]") {
+    auto parsed = parse_net_config("ifname=tap1,mode=tap");
+    REQUIRE(parsed.ok());
+    CHECK(parsed->ifname == "tap1");
+    CHECK_FALSE(parsed->bridge.has_value());
+    CHECK_FALSE(parsed->fd.has_value());
+    CHECK_FALSE(parsed->mac.has_value());
+    CHECK_FALSE(parsed->mtu.has_value());
+    CHECK(parsed->transport == NetTransport::Mmio);
+
+    auto by_fd = parse_net_config("mode=tap,fd=3");
+    REQUIRE(by_fd.ok());
+    REQUIRE(by_fd->fd.has_value());
+    CHECK(*by_fd->fd == 3);
+    CHECK(by_fd->ifname.empty());
+
+    auto fd_and_name = parse_net_config("mode=tap,fd=17,ifname=tap7,transport=mmio");
+    REQUIRE(fd_and_name.ok());
+    CHECK(*fd_and_name->fd == 17);
+    CHECK(fd_and_name->ifname == "tap7");
+
+    CHECK(*parse_net_config("mode=tap,ifname=t,mtu=68")->mtu == 68);
+    CHECK(*parse_net_config("mode=tap,ifname=t,mtu=65535")->mtu == 65535);
+    CHECK(parse_net_config("mode=tap,ifname=abcdefghijklmno")->ifname == "abcdefghijklmno");  // 15: the limit
+}
+
+TEST_CASE("net option errors name the key and the problem", "[net][net_config]") {
+    struct Case {
+        std::string text;
+        std::vector<std::string> expected;  // substrings of the message
+    };
+    const std::vector<Case> cases = {
+        {"", {"empty value", "tap"}},
+        {"ifname=tap0", {"mode= is missing", "valid modes: tap"}},
+        {"mode=vhost,ifname=tap0", {"unknown mode 'vhost'", "valid modes: tap"}},
+        {"mode=TAP,ifname=tap0", {"unknown mode 'TAP'"}},
+        {"mode=tap,ifnmae=tap0", {"unknown key 'ifnmae'", "ifname, fd, bridge, mac, mtu, transport"}},
+        {"mode=tap,ifname=tap0,ifname=tap1", {"ifname= is given twice"}},
+        {"mode=tap,mode=tap,ifname=tap0", {"mode= is given twice"}},
+        {"mode=tap,ifname=tap0,,mtu=1500", {"empty item"}},
+        {"mode=tap,ifname=tap0,", {"empty item"}},
+        {",mode=tap,ifname=tap0", {"empty item"}},
+        {"mode=tap,tap0", {"'tap0' is not key=value"}},
+        {"mode=tap,=tap0", {"no key"}},
+        {"mode=tap,ifname=", {"ifname= needs a value"}},
+        {"mode=tap", {"needs ifname=NAME", "fd=N"}},
+        {"mode=tap,bridge=br0", {"needs ifname=NAME"}},
+        {"mode=tap,ifname=abcdefghijklmnop", {"16 characters", "at most 15"}},
+        {"mode=tap,ifname=tap/0", {"contains '/'"}},
+        {"mode=tap,ifname=tap%d", {"contains '%'"}},
+        {"mode=tap,ifname=tap 0", {"contains ' '"}},
+        {"mode=tap,ifname=..", {"not a valid interface name"}},
+        {"mode=tap,ifname=tap0,bridge=b:r", {"bridge", "contains ':'"}},
+        {"mode=tap,fd=abc", {"fd=abc", "file descriptor number"}},
+        {"mode=tap,fd=-3", {"fd=-3", "file descriptor number"}},
+        {"mode=tap,fd=3x", {"fd=3x"}},
+        {"mode=tap,fd= 3", {"fd= 3"}},
+        {"mode=tap,fd=99999999999", {"fd=99999999999"}},
+        {"mode=tap,fd=1", {"standard input, output or error", "fd 3 or above"}},
+        {"mode=tap,fd=0", {"standard input"}},
+        {"mode=tap,fd=3,bridge=br0", {"bridge= does not go with fd="}},
+        {"mode=tap,ifname=tap0,mac=01:00:5e:00:00:01", {"multicast", "unicast"}},
+        {"mode=tap,ifname=tap0,mac=ff:ff:ff:ff:ff:ff", {"multicast"}},
+        {"mode=tap,ifname=tap0,mac=00:00:00:00:00:00", {"not a valid interface address"}},
+        {"mode=tap,ifname=tap0,mac=02:00:00:00:00", {"mac=", "six hex pairs"}},
+        {"mode=tap,ifname=tap0,mac=02-00-00-00-00-01", {"six hex pairs"}},
+        {"mode=tap,ifname=tap0,mtu=67", {"mtu=67", "68 to 65535"}},
+        {"mode=tap,ifname=tap0,mtu=65536", {"mtu=65536", "68 to 65535"}},
+        {"mode=tap,ifname=tap0,mtu=0", {"mtu=0"}},
+        {"mode=tap,ifname=tap0,mtu=1500.5", {"mtu=1500.5"}},
+        {"mode=tap,ifname=tap0,mtu=+1500", {"mtu=+1500"}},
+        {"mode=tap,ifname=tap0,transport=virtio", {"transport=virtio", "mmio or pci"}},
+    };
+    for (const auto& test : cases) {
+        INFO("--net " << test.text);
+        auto message = error_of(test.text);
+        INFO("error: " << message);
+        CHECK_THAT(message, Catch::StartsWith("--net: ") || Catch::Contains("--net: "));
+        for (const auto& expected : test.expected) {
+            CHECK_THAT(message, Catch::Contains(expected));
+        }
+    }
+}
+
+TEST_CASE("net option help lists the modes and keys", "[net][net_config]") {
+    auto help = skiff::net::net_config_help();
+    CHECK_THAT(help, Catch::Contains("tap "));
+    for (const char* key : {"ifname", "fd", "bridge", "mac", "mtu", "transport"}) {
+        INFO(key);
+        CHECK_THAT(help, Catch::Contains(std::string("    ") + key));
+    }
+    CHECK(skiff::net::net_mode_name(NetMode::Tap) == "tap");
+    CHECK(skiff::net::net_transport_name(NetTransport::Pci) == "pci");
+    CHECK(skiff::net::net_transport_name(NetTransport::Mmio) == "mmio");
+}
+
+TEST_CASE("interface names follow the kernel's rules", "[net][interface]") {
+    using skiff::net::check_interface_name;
+    CHECK(check_interface_name("tap0").ok());
+    CHECK(check_interface_name("br-lan.10_x").ok());
+    CHECK(check_interface_name("123456789012345").ok());
+    CHECK_FALSE(check_interface_name("").ok());
+    CHECK_FALSE(check_interface_name("1234567890123456").ok());
+    CHECK_FALSE(check_interface_name(".").ok());
+    CHECK_FALSE(check_interface_name("a\tb").ok());
+    CHECK_FALSE(check_interface_name(std::string("a\0b", 3)).ok());
+    CHECK_FALSE(check_interface_name("a=b").ok());
+    CHECK_FALSE(check_interface_name("a,b").ok());
+}
