@@ -55,8 +55,11 @@ Result<KernelInfo> inspect_bzimage(std::span<const std::byte> image) {
     if (header.header != linux_boot::kHeaderMagic) {
         return Error{"bzImage setup header: no \"HdrS\" magic at 0x202"};
     }
+    // Fields of the packed header go to fmt as copies: fmt takes its
+    // arguments by reference, and a reference to a misaligned field is
+    // undefined behaviour (UBSan reports it).
     if (header.boot_flag != linux_boot::kBootFlag) {
-        return Error::format("bzImage setup header: boot_flag is {:#06x}, not 0xaa55", header.boot_flag);
+        return Error::format("bzImage setup header: boot_flag is {:#06x}, not 0xaa55", uint16_t{header.boot_flag});
     }
     if (header.version < linux_boot::kMinimumVersion) {
         return Error::format("bzImage boot protocol {} is older than 2.12: no 64-bit entry point",
@@ -81,18 +84,18 @@ Result<KernelInfo> inspect_bzimage(std::span<const std::byte> image) {
         return Error::format(
             "bzImage: protected-mode kernel ({} bytes at {:#x}, from setup_sects {} and syssize {:#x}) extends past "
             "the end of the {}-byte file",
-            kernel_size, setup_size, header.setup_sects, header.syssize, file_size);
+            kernel_size, setup_size, header.setup_sects, uint32_t{header.syssize}, file_size);
     }
     if (header.relocatable_kernel != 0 && !std::has_single_bit(header.kernel_alignment)) {
         return Error::format("bzImage setup header: kernel_alignment {:#x} is not a power of two",
-                             header.kernel_alignment);
+                             uint32_t{header.kernel_alignment});
     }
     if (header.init_size == 0) {
         return Error{"bzImage setup header: init_size is 0"};
     }
     if (header.pref_address >= kFootprintLimit || kFootprintLimit - header.pref_address < header.init_size) {
         return Error::format("bzImage setup header: pref_address {:#x} + init_size {:#x} lies beyond 4 GiB",
-                             header.pref_address, header.init_size);
+                             uint64_t{header.pref_address}, uint32_t{header.init_size});
     }
 
     layout.kernel_offset = setup_size;

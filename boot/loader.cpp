@@ -78,7 +78,7 @@ Result<uint64_t> load_bzimage(const GuestMemory& memory, const GuestRegion& regi
     }
     if (run_end > region.end()) {
         return does_not_fit(run_end, region,
-                            fmt::format("decompression at {:#x} + init_size {:#x}", run_base, header.init_size));
+                            fmt::format("decompression at {:#x} + init_size {:#x}", run_base, uint32_t{header.init_size}));
     }
     TRY(memory.write(layout::kHighMemory, *kernel).context_error("copying the kernel"));
     return std::max(copy_end, run_end);
@@ -157,7 +157,7 @@ Result<BootSetup> load_kernel(const GuestMemory& memory, std::span<const std::by
     if (bzimage) {
         kernel_end = TRY(load_bzimage(memory, region, image, *kernel.bzimage));
         setup.entry = layout::kHighMemory + linux_boot::kEntry64Offset;
-        cmdline_maximum = kernel.bzimage->header.cmdline_size;
+        cmdline_maximum = uint64_t{kernel.bzimage->header.cmdline_size};  // a copy: the field is packed
         initrd_limit = uint64_t{kernel.bzimage->header.initrd_addr_max} + 1;
     } else {
         kernel_end = TRY(load_elf(memory, image, *kernel.elf));

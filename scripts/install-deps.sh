@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages skiff needs to build and test, only those
 # missing. Safe to run repeatedly; quiet when nothing is missing.
-#   install-deps.sh [build|all]            skiff's own sets (default: all)
+#   install-deps.sh [build|all|fuzz]       skiff's own sets (default: all;
+#                                          fuzz: build + clang/libFuzzer for
+#                                          tests/fuzz/run.sh)
 #   install-deps.sh --packages P [P...]    just these (the other scripts' needs)
 set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config linux-libc-dev libspdlog-dev libfmt-dev
     catch2 libcli11-dev nlohmann-json3-dev libfdt-dev)
+# clang with compiler-rt (libFuzzer, ASan, UBSan) and llvm-symbolizer.
+fuzz_packages=(clang libclang-rt-dev llvm)
 test_packages=(qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 iputils-ping
     procps xz-utils)
 
@@ -14,8 +18,9 @@ wanted=("${build_packages[@]}")
 case "${1:-all}" in
     build) ;;
     all) wanted+=("${test_packages[@]}") ;;
+    fuzz) wanted+=("${fuzz_packages[@]}") ;;
     --packages) shift; wanted=("$@") ;;
-    *) echo "usage: $0 [build|all] | --packages PACKAGE..." >&2; exit 2 ;;
+    *) echo "usage: $0 [build|all|fuzz] | --packages PACKAGE..." >&2; exit 2 ;;
 esac
 
 missing=()

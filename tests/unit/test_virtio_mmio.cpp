@@ -1,4 +1,5 @@
 #include "devices/virtio/virtio_mmio.h"
+#include "vmm/kvm_io_event_registrar.h"
 
 #include <catch2/catch.hpp>
 
@@ -203,6 +204,9 @@ struct Fixture {
 };
 
 const uint64_t kVersion1 = feature_bit(feature::kVersion1);
+
+// What the VMM passes (no /dev/kvm here: checked at compile time only).
+static_assert(std::is_base_of_v<IoEventRegistrar, KvmIoEventRegistrar>);
 
 }  // namespace
 
