@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds skiff and boots the embedded default microVM (the test guest).
-# Extra arguments go to `skiff run`. On a host without a usable /dev/kvm
-# skiff runs inside tests/l1vm/run.sh (QEMU/TCG with nested SVM).
+# Builds skiff and boots the embedded default microVM (the test guest) with
+# networking: one virtio-net interface on a tap in a network namespace of its
+# own, pinged from the host side (scripts/default-vm.sh). Extra arguments go
+# to `skiff run`. On a host without a usable /dev/kvm skiff runs inside
+# tests/l1vm/run.sh (QEMU/TCG with nested SVM). Needs root (or sudo) for the
+# namespace and the tap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +19,6 @@ else
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
-"${wrap[@]}" "$(pwd)/build/skiff" run --cpus 2 "$@"
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+"${as_root[@]}" "${wrap[@]}" "$(pwd)/scripts/default-vm.sh" "$(pwd)/build/skiff" "$@"
