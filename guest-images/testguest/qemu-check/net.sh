@@ -121,9 +121,15 @@ expect_line() {
     grep -qxF -- "$1" "$work/console.log" || { fail "no line '$1'"; show_console; }
 }
 
-# ping_ok ADDRESS COUNT SIZE: every echo answered.
+# ping_ok ADDRESS COUNT SIZE: every echo answered. One retry: QEMU's TCG
+# on a loaded CI machine has been seen to lose a reply (2 in 5 once, in the
+# full suite); a guest that loses replies twice in a row fails.
 ping_ok() {
     result=$(in_ns ping -n -q -c "$2" -i 0.05 -W 5 -s "$3" "$1" 2>&1)
+    if ! echo "$result" | grep -q " 0% packet loss"; then
+        echo "  ping $1 -s $3 lost replies ($(echo "$result" | grep -o '[0-9.]*% packet loss')): once more"
+        result=$(in_ns ping -n -q -c "$2" -i 0.05 -W 5 -s "$3" "$1" 2>&1)
+    fi
     echo "$result" | grep -q " 0% packet loss" || fail "ping $1 -s $3: $(echo "$result" | grep loss)"
     echo "  ping $1 -c $2 -s $3: $(echo "$result" | grep -o '[0-9.]*% packet loss')"
 }
