@@ -42,7 +42,6 @@ private:
 
 RateLimitedWarning bad_tx_frame;
 RateLimitedWarning backend_send_error;
-RateLimitedWarning backend_receive_error;
 RateLimitedWarning rx_too_small;
 
 }  // namespace
@@ -81,7 +80,7 @@ uint32_t QueuePair::backend_interest() const {
         return 0;
     }
     uint32_t interest = 0;
-    if (!rx_waiting_for_buffers_ && frame_length_ == 0) {
+    if (!rx_waiting_for_buffers_ && frame_length_ == 0 && !backend_failed_) {
         interest |= EPOLLIN;
     }
     if (tx_blocked_) {
@@ -150,7 +149,7 @@ void QueuePair::process_tx() {
 void QueuePair::process_rx() {
     rx_more_ = false;
     rx_waiting_for_buffers_ = false;
-    if (failed_) {
+    if (failed_ || backend_failed_) {
         return;
     }
     bool used = false;
@@ -178,7 +177,11 @@ void QueuePair::process_rx() {
             iovec buffer{frame_.data(), frame_.size()};
             auto status = backend_.receive(std::span<const iovec>(&buffer, 1), received);
             if (!status.ok()) {
-                backend_receive_error.warn("{}: receive failed: {}", backend_.name(), status.error().message);
+                // The backend is gone (a deleted tap): stop polling it, or
+                // its fd would wake the loop forever.
+                spdlog::error("{}: receive failed, no more frames for the guest: {}", backend_.name(),
+                              status.error().message);
+                backend_failed_ = true;
                 break;
             }
             if (status.value() == IoResult::WouldBlock) {

@@ -85,6 +85,7 @@ private:
     bool rx_more_ = false;
     bool tx_more_ = false;
     bool failed_ = false;
+    bool backend_failed_ = false;  // receive failed for good
     virtio::DescriptorChain chain_;
     std::vector<iovec> iovecs_;
     struct RxChain {

@@ -1,0 +1,93 @@
+# Helpers for skiff's network integration tests (sourced after lib.sh).
+# Every test works in network namespaces of its own, removed on every exit
+# path, with skiff itself running inside one; the host's own interfaces
+# are never touched.
+NETNS_PREFIX="skiff-t$$"
+
+require_net() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, taps)"
+    [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    command -v ip >/dev/null || skip "ip (iproute2) not found"
+    command -v ping >/dev/null || skip "ping not found"
+}
+
+# make_netns SUFFIX: creates namespace $NETNS_PREFIX-SUFFIX (lo up, no
+# IPv6 chatter) and prints its name.
+make_netns() {
+    local name="$NETNS_PREFIX-$1"
+    ip netns add "$name"
+    cleanup_hooks+=("ip netns del $name 2>/dev/null")
+    ip netns exec "$name" ip link set lo up
+    ip netns exec "$name" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    echo "$name"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# add_tap NS NAME ADDRESS/PREFIX: a persistent tap with a host address.
+add_tap() {
+    in_ns "$1" ip tuntap add dev "$2" mode tap
+    in_ns "$1" ip addr add "$3" dev "$2"
+    in_ns "$1" ip link set "$2" up
+}
+
+# start_skiff NAME NS ARGS...: skiff in the background inside NS; console
+# in $TEST_TMP/NAME.out, log in $TEST_TMP/NAME.err, pid in $skiff_pid.
+start_skiff() {
+    local name=$1 ns=$2; shift 2
+    ip netns exec "$ns" "$SKIFF" "$@" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" </dev/null &
+    skiff_pid=$!
+    cleanup_hooks+=("kill -9 $skiff_pid 2>/dev/null")
+    echo "--- skiff $* (pid $skiff_pid, netns $ns)"
+}
+
+show_skiff() {
+    sed 's/^/  out| /' "$TEST_TMP/$1.out" | tail -n 30
+    sed 's/^/  err| /' "$TEST_TMP/$1.err" | tail -n 30
+}
+
+# wait_console NAME REGEX SECONDS
+wait_console() {
+    local deadline=$((SECONDS + $3))
+    until grep -E -q -- "$2" "$TEST_TMP/$1.out"; do
+        if ! kill -0 "$skiff_pid" 2>/dev/null; then
+            show_skiff "$1"
+            fail "skiff exited before the console showed /$2/"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            show_skiff "$1"
+            fail "no /$2/ on the console within $3 s"
+        fi
+        sleep 0.2
+    done
+}
+
+# stop_skiff NAME: SIGTERM, and skiff must exit 0 within 20 s.
+stop_skiff() {
+    kill -TERM "$skiff_pid"
+    local waited=0
+    while kill -0 "$skiff_pid" 2>/dev/null && [ $waited -lt 100 ]; do
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    set +e
+    wait "$skiff_pid"
+    status=$?
+    set -e
+    show_skiff "$1"
+    [ "$status" -eq 0 ] || fail "skiff exited $status after SIGTERM (expected 0)"
+}
+
+# ping_ok NS ADDRESS COUNT SIZE: every echo answered.
+ping_ok() {
+    local result
+    result=$(in_ns "$1" ping -n -q -c "$3" -i 0.05 -W 5 -s "$4" "$2" 2>&1) || true
+    echo "  ping $2 -c $3 -s $4: $(echo "$result" | grep -o '[0-9.]*% packet loss')"
+    echo "$result" | grep -q " 0% packet loss" || fail "ping $2 -s $4 lost packets: $result"
+}
+
+# udp_echo_ok NS ADDRESS [LARGEST]: datagrams of many sizes echoed intact.
+udp_echo_ok() {
+    in_ns "$1" python3 "$PROBE" udp-echo "$2" "${3:-1472}" || fail "UDP echo from $2"
+}
+PROBE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/guest-images/testguest/qemu-check/net_probe.py"
