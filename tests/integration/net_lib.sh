@@ -83,7 +83,11 @@ ping_ok() {
     local result
     result=$(in_ns "$1" ping -n -q -c "$3" -i 0.05 -W 5 -s "$4" "$2" 2>&1) || true
     echo "  ping $2 -c $3 -s $4: $(echo "$result" | grep -o '[0-9.]*% packet loss')"
-    echo "$result" | grep -q " 0% packet loss" || fail "ping $2 -s $4 lost packets: $result"
+    if ! echo "$result" | grep -q " 0% packet loss"; then
+        grep -h -E 'warn|error|dropped' "$TEST_TMP"/*.err 2>/dev/null | sed 's/^/  skiff| /' | tail -n 20
+        in_ns "$1" ip -s link 2>/dev/null | sed 's/^/  host| /' | tail -n 30
+        fail "ping $2 -s $4 lost packets: $result"
+    fi
 }
 
 # udp_echo_ok NS ADDRESS [LARGEST]: datagrams of many sizes echoed intact.
