@@ -1,6 +1,8 @@
 #include "devices/virtio/virtio_mmio.h"
 #include "vmm/kvm_io_event_registrar.h"
 
+#include "fake_virtio_device.h"
+
 #include <catch2/catch.hpp>
 
 #include <poll.h>
@@ -29,52 +31,14 @@ GuestMemory make_memory() {
     return std::move(memory).value();
 }
 
-class FakeDevice final : public VirtioDevice {
+class FakeDevice final : public skiff::testing::FakeVirtioDevice {
 public:
-    uint64_t offered = feature_bit(feature::kVersion1) | feature_bit(feature::kRingEventIdx) | feature_bit(0) |
-                       feature_bit(5);
-    std::vector<uint16_t> max_sizes{256, 128};
-    std::array<uint8_t, 12> config{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    bool accept = true;
-    std::optional<Error> activation_error;
-    std::optional<Activation> activation;
-    int activations = 0;
-    int resets = 0;
-    std::vector<uint64_t> features_asked;
-
-    [[nodiscard]] DeviceType device_type() const override { return DeviceType::Net; }
-    [[nodiscard]] uint64_t device_features() const override { return offered; }
-    [[nodiscard]] std::span<const uint16_t> queue_max_sizes() const override { return max_sizes; }
-    [[nodiscard]] uint32_t config_size() const override { return static_cast<uint32_t>(config.size()); }
-    void read_config(uint64_t offset, std::span<uint8_t> data) const override {
-        for (size_t index = 0; index < data.size(); ++index) {
-            data[index] = offset + index < config.size() ? config[offset + index] : 0;
-        }
+    FakeDevice() {
+        offered = feature_bit(feature::kVersion1) | feature_bit(feature::kRingEventIdx) | feature_bit(0) |
+                  feature_bit(5);
+        max_sizes = {256, 128};
+        config = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     }
-    void write_config(uint64_t offset, std::span<const uint8_t> data) override {
-        for (size_t index = 0; index < data.size(); ++index) {
-            if (offset + index < config.size()) {
-                config[offset + index] = data[index];
-            }
-        }
-    }
-    [[nodiscard]] bool accept_features(uint64_t features) override {
-        features_asked.push_back(features);
-        return accept;
-    }
-    [[nodiscard]] Result<void> activate(Activation given) override {
-        ++activations;
-        if (activation_error) {
-            return *activation_error;
-        }
-        activation = std::move(given);
-        return {};
-    }
-    void reset() override {
-        ++resets;
-        activation.reset();
-    }
-    [[nodiscard]] std::string_view name() const override { return "fake0"; }
 };
 
 struct Registration {
@@ -248,7 +212,7 @@ TEST_CASE("virtio-mmio Linux-style initialisation activates the device with the 
     CHECK(activation.memory == &fixture.memory);
     CHECK(activation.interrupt != nullptr);
     CHECK(activation.needs_reset != nullptr);
-    CHECK(fixture.device->features_asked == std::vector<uint64_t>{features});
+    CHECK(fixture.device->accepted_features == std::vector<uint64_t>{features});
     REQUIRE(activation.queues.size() == 2);
     for (uint32_t index = 0; index < 2; ++index) {
         INFO("queue " << index);
@@ -302,7 +266,7 @@ TEST_CASE("virtio-mmio feature negotiation refuses what was not offered", "[virt
     SECTION("an unoffered bit") {
         fixture.negotiate(kVersion1 | feature_bit(3));
         CHECK((read32(mmio, mmio::kStatus) & status::kFeaturesOk) == 0);
-        CHECK(fixture.device->features_asked.empty());
+        CHECK(fixture.device->accepted_features.empty());
     }
     SECTION("an unoffered bit in the high half") {
         fixture.negotiate(kVersion1 | feature_bit(40));
@@ -316,7 +280,7 @@ TEST_CASE("virtio-mmio feature negotiation refuses what was not offered", "[virt
         fixture.device->accept = false;
         fixture.negotiate(kVersion1 | feature_bit(0));
         CHECK((read32(mmio, mmio::kStatus) & status::kFeaturesOk) == 0);
-        CHECK(fixture.device->features_asked == std::vector<uint64_t>{kVersion1 | feature_bit(0)});
+        CHECK(fixture.device->accepted_features == std::vector<uint64_t>{kVersion1 | feature_bit(0)});
     }
     SECTION("a refused negotiation cannot reach DRIVER_OK") {
         fixture.negotiate(feature_bit(5));
@@ -589,7 +553,7 @@ TEST_CASE("virtio-mmio rejects rings outside guest memory and gaps between ready
 
 TEST_CASE("virtio-mmio reports a failed activation as DEVICE_NEEDS_RESET", "[virtio-mmio]") {
     Fixture fixture;
-    fixture.device->activation_error = Error{"backend gone"};
+    fixture.device->activation_error = "backend gone";
     fixture.bring_up(kVersion1);
     CHECK(fixture.device->activations == 1);
     CHECK((read32(*fixture.transport, mmio::kStatus) & status::kDeviceNeedsReset) != 0);

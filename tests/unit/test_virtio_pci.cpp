@@ -5,6 +5,8 @@
 #include "test_pci_support.h"
 #include "vmm/event_loop.h"
 
+#include "fake_virtio_device.h"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -26,51 +28,13 @@ namespace {
 constexpr uint64_t kOfferedFeatures = feature_bit(feature::kVersion1) | feature_bit(0) | feature_bit(5) |
                                       feature_bit(feature::kRingEventIdx) | feature_bit(feature::kRingIndirectDesc);
 
-class FakeDevice final : public VirtioDevice {
+class FakeDevice final : public skiff::testing::FakeVirtioDevice {
 public:
-    [[nodiscard]] DeviceType device_type() const override { return DeviceType::Net; }
-    [[nodiscard]] uint64_t device_features() const override { return features; }
-    [[nodiscard]] std::span<const uint16_t> queue_max_sizes() const override { return max_sizes; }
-    [[nodiscard]] uint32_t config_size() const override { return static_cast<uint32_t>(config.size()); }
-    void read_config(uint64_t offset, std::span<uint8_t> data) const override {
-        for (size_t i = 0; i < data.size(); ++i) {
-            data[i] = offset + i < config.size() ? config[offset + i] : 0;
-        }
+    FakeDevice() {
+        offered = kOfferedFeatures;
+        max_sizes = {256, 256, 64};
+        config = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x01, 0x00};
     }
-    void write_config(uint64_t offset, std::span<const uint8_t> data) override {
-        for (size_t i = 0; i < data.size(); ++i) {
-            if (offset + i < config.size()) {
-                config[offset + i] = data[i];
-            }
-        }
-    }
-    [[nodiscard]] bool accept_features(uint64_t accepted) override {
-        offered_to_accept.push_back(accepted);
-        return accept;
-    }
-    [[nodiscard]] Result<void> activate(Activation given) override {
-        ++activations;
-        if (activate_error) {
-            return Error{*activate_error};
-        }
-        activation = std::move(given);
-        return {};
-    }
-    void reset() override {
-        ++resets;
-        activation.reset();
-    }
-    [[nodiscard]] std::string_view name() const override { return "fake0"; }
-
-    uint64_t features = kOfferedFeatures;
-    std::vector<uint16_t> max_sizes{256, 256, 64};
-    std::vector<uint8_t> config{0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x01, 0x00};
-    bool accept = true;
-    std::optional<std::string> activate_error;
-    std::vector<uint64_t> offered_to_accept;
-    std::optional<Activation> activation;
-    int activations = 0;
-    int resets = 0;
 };
 
 // Where Linux's virtio_pci_modern finds things, found the way it finds them.
@@ -303,8 +267,8 @@ TEST_CASE("virtio-pci: feature negotiation", "[virtio][pci]") {
     SECTION("a subset with VERSION_1 is accepted") {
         uint64_t wanted = feature_bit(feature::kVersion1) | feature_bit(5);
         CHECK(harness.negotiate(wanted));
-        REQUIRE(device.offered_to_accept.size() == 1);
-        CHECK(device.offered_to_accept[0] == wanted);
+        REQUIRE(device.accepted_features.size() == 1);
+        CHECK(device.accepted_features[0] == wanted);
         // Read back, and frozen once FEATURES_OK is set.
         harness.set_common(common_cfg::kDriverFeatureSelect, 4, 0);
         CHECK(harness.common(common_cfg::kDriverFeature, 4) == (1u << 5));
@@ -314,17 +278,17 @@ TEST_CASE("virtio-pci: feature negotiation", "[virtio][pci]") {
     }
     SECTION("a feature that was not offered") {
         CHECK_FALSE(harness.negotiate(kOfferedFeatures | feature_bit(7)));
-        CHECK(device.offered_to_accept.empty());
+        CHECK(device.accepted_features.empty());
         CHECK(harness.status() == (status::kAcknowledge | status::kDriver));
     }
     SECTION("no VERSION_1 (a legacy driver)") {
         CHECK_FALSE(harness.negotiate(feature_bit(0)));
-        CHECK(device.offered_to_accept.empty());
+        CHECK(device.accepted_features.empty());
     }
     SECTION("the device refuses the combination") {
         device.accept = false;
         CHECK_FALSE(harness.negotiate(kOfferedFeatures));
-        CHECK(device.offered_to_accept.size() == 1);
+        CHECK(device.accepted_features.size() == 1);
         // DRIVER_OK after a refused FEATURES_OK fails the device.
         harness.add_status(status::kDriverOk);
         CHECK((harness.status() & status::kDeviceNeedsReset) != 0);
@@ -437,7 +401,7 @@ TEST_CASE("virtio-pci: bad queue set-ups fail activation with DEVICE_NEEDS_RESET
         harness.set_common(common_cfg::kQueueDescriptor, 4, 0x10008);
     }
     SECTION("the device refuses to activate") {
-        device.activate_error = "backend gone";
+        device.activation_error = "backend gone";
     }
     uint64_t config_vector_signals_before = eventfd_count(harness.transport->msix().vector_fd(0));
     CHECK(config_vector_signals_before == 0);
@@ -451,7 +415,7 @@ TEST_CASE("virtio-pci: bad queue set-ups fail activation with DEVICE_NEEDS_RESET
     CHECK((harness.machine.mmio_read(harness.region(pci_cap::kIsrConfig), 1) & isr::kConfig) != 0);
 
     // A reset and a correct set-up recover.
-    device.activate_error.reset();
+    device.activation_error.reset();
     harness.initialise(2);
     CHECK(device.activation);
     CHECK((harness.status() & status::kDeviceNeedsReset) == 0);
