@@ -243,9 +243,72 @@ def pci_seeds():
     return seeds
 
 
+# fuzz_net_queue_pair: guest memory from 0x10000, rings from 0x18000
+NET_BASE, NET_RING_AREA = 0x10000, 0x8000
+
+
+def net_rings(rx_size, tx_size):
+    def align(value, alignment):
+        return (value + alignment - 1) & ~(alignment - 1)
+    next_address = NET_BASE + NET_RING_AREA
+    rings = []
+    for size in (rx_size, tx_size):
+        desc = align(next_address, 16)
+        avail = align(desc + 16 * size, 2)
+        used = align(avail + 6 + 2 * size, 4)
+        next_address = used + 6 + 8 * size
+        rings.append((desc, avail, used))
+    return rings
+
+
+def net_memory(address, data):
+    ops = b""
+    for i in range(0, len(data), 255):
+        piece = data[i:i + 255]
+        ops += bytes([0]) + struct.pack("<HB", address + i - NET_BASE, len(piece)) + piece
+    return ops
+
+
+def net_inject(payload):
+    return bytes([1]) + struct.pack("<H", len(payload)) + payload
+
+
+NET_RX, NET_TX, NET_BOTH, NET_TAKE = bytes([2]), bytes([3]), bytes([4]), bytes([5])
+
+
+def net_seed(flags, rx_buffers, tx_frames, frames, rx_size=16, tx_size=16):
+    (rx_desc, rx_avail, _), (tx_desc, tx_avail, _) = net_rings(rx_size, tx_size)
+    header = bytes([4, 4, flags])  # sizes 1 << 4 = 16
+    table = b"".join(descriptor(NET_BASE + 0x800 * i, length, WRITE) for i, length in enumerate(rx_buffers))
+    ops = net_memory(rx_desc, table)
+    ops += net_memory(rx_avail, available_ring(len(rx_buffers), list(range(len(rx_buffers)))))
+    tx_table = b""
+    heads = []
+    for i, frame in enumerate(tx_frames):
+        address = NET_BASE + 0x4000 + 0x800 * i
+        ops += net_memory(address, frame)
+        heads.append(2 * i)
+        tx_table += descriptor(address, 12, NEXT, 2 * i + 1) + descriptor(address + 12, len(frame) - 12)
+    ops += net_memory(tx_desc, tx_table) + net_memory(tx_avail, available_ring(len(heads), heads))
+    for frame in frames:
+        ops += net_inject(frame)
+    return header + ops + NET_RX + NET_TX + NET_TAKE + NET_BOTH
+
+
+def net_seeds():
+    ethernet = bytes(12) + bytes.fromhex("ffffffffffff525400123456" "0800") + bytes(range(46))
+    seeds = {}
+    seeds["rx_and_tx"] = net_seed(0x80, [2048] * 4, [ethernet, ethernet + bytes(100)],
+                                  [ethernet, ethernet + bytes(1000)])
+    seeds["mergeable_event_idx"] = net_seed(0x85, [64] * 8, [ethernet], [ethernet + bytes(300), bytes(5), ethernet])
+    seeds["frame_too_big"] = net_seed(0x08, [32], [bytes(20)], [ethernet + bytes(2000)])
+    seeds["small_batch"] = net_seed(0x10, [128] * 6, [ethernet] * 3, [ethernet] * 5) + NET_BOTH + NET_BOTH
+    return seeds
+
+
 def main():
     for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds()),
-                            ("fuzz_virtio_pci", pci_seeds())):
+                            ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
         for name, content in seeds.items():

@@ -19,7 +19,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${SKIFF_FUZZ_BUILD_DIR:-$repo/build-fuzz}
-all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci)
+all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci fuzz_net_queue_pair)
 
 bound=(-max_total_time=60)
 if [ $# -gt 0 ]; then
@@ -51,6 +51,7 @@ max_len() {
         fuzz_virtio_mmio) echo 4096 ;;
         fuzz_descriptor_chain) echo 20480 ;;
         fuzz_virtio_pci) echo 4096 ;;
+        fuzz_net_queue_pair) echo 16384 ;;
     esac
 }
 
