@@ -114,10 +114,12 @@ struct Input {
         return *data++;
     }
     uint16_t word() { return static_cast<uint16_t>(byte() | (byte() << 8)); }
-    // Up to `count` bytes into `out`, the rest zero.
+    // Input bytes into `out` as far as they go, the rest zero.
     void bytes(std::span<uint8_t> out) {
         size_t taken = std::min(out.size(), size);
-        std::memcpy(out.data(), data, taken);
+        if (taken != 0) {  // an empty frame's data() may be null
+            std::memcpy(out.data(), data, taken);
+        }
         std::fill(out.begin() + static_cast<std::ptrdiff_t>(taken), out.end(), 0);
         data += taken;
         size -= taken;
