@@ -203,7 +203,9 @@ Result<NetConfig> parse_net_config(std::string_view text) {
     items.erase(mode_item);
 
     for (const auto& [key, value] : items) {
-        auto known = std::find_if(kKeys.begin(), kKeys.end(), [&](const KeyInfo& info) { return info.name == key; });
+        // A named copy: clang before 16 cannot capture a structured binding.
+        std::string_view name = key;
+        auto known = std::find_if(kKeys.begin(), kKeys.end(), [&](const KeyInfo& info) { return info.name == name; });
         if (known == kKeys.end() || (known->modes & mode_bit(config.mode)) == 0) {
             return net_error(fmt::format("unknown key '{}' (valid keys for mode={}: mode, {})", key,
                                          net_mode_name(config.mode), key_names(config.mode)));

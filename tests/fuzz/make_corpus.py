@@ -129,8 +129,186 @@ def chain_seeds():
     return seeds
 
 
+# fuzz_virtio_pci: 8-byte operations (kind | size << 3, 24-bit where, value)
+PCI_PORT_WRITE, PCI_PORT_READ, PCI_BAR_WRITE, PCI_BAR_READ, PCI_ACTION, PCI_MEMORY = 0, 1, 4, 5, 6, 7
+PCI_SIZE = {4: 0, 1: 1, 2: 2, 8: 3}
+PCI_SLOT = 1  # the first device after the host bridge
+BAR_START = 0xC0000000  # the fuzz target's window start, where the BAR is first placed
+COMMON, ISR, DEVICE_CFG, NOTIFY, MSIX_TABLE, MSIX_PBA = 0x0000, 0x1000, 0x2000, 0x3000, 0x4000, 0x6000
+C_DFSEL, C_DF, C_GFSEL, C_GF, C_MSIX, C_NUMQ, C_STATUS, C_GEN = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x12, 0x14, 0x15
+Q_SEL, Q_SIZE, Q_MSIX, Q_ENABLE, Q_NOFF, Q_DESC, Q_DRIVER, Q_DEVICE = 0x16, 0x18, 0x1A, 0x1C, 0x1E, 0x20, 0x28, 0x30
+MSIX_CAP, PCI_CFG_CAP = 0x98, 0x84  # capability positions in the transport's configuration space
+
+
+def pci_op(kind, where, value=0, size=4):
+    return bytes([kind | (PCI_SIZE[size] << 3)]) + struct.pack("<I", where)[:3] + struct.pack("<I", value & 0xFFFFFFFF)
+
+
+def conf_write(register, value, size=4, slot=PCI_SLOT):
+    return pci_op(PCI_PORT_WRITE, 0x800000 | (slot << 8) | register, value, size)
+
+
+def conf_read(register, size=4, slot=PCI_SLOT):
+    return pci_op(PCI_PORT_READ, 0x800000 | (slot << 8) | register, 0, size)
+
+
+def bar_write(offset, value, size=4):
+    return pci_op(PCI_BAR_WRITE, offset, value, size)
+
+
+def bar_read(offset, size=4):
+    return pci_op(PCI_BAR_READ, offset, 0, size)
+
+
+def pci_memory_words(address, data):
+    data = data + bytes(-len(data) % 4)
+    return b"".join(pci_op(PCI_MEMORY, address + i, struct.unpack_from("<I", data, i)[0])
+                    for i in range(0, len(data), 4))
+
+
+def pci_enumerate():
+    """Linux's probe: IDs, BAR sizing, capability walk, memory decoding on, MSI-X on."""
+    ops = [conf_read(0x00, slot=0), conf_read(0x00), conf_read(0x08), conf_read(0x2C), conf_read(0x06, 2),
+           conf_read(0x34, 1), conf_write(0x04, 0, 2), conf_read(0x10), conf_write(0x10, 0xFFFFFFFF),
+           conf_read(0x10), conf_write(0x10, BAR_START), conf_read(0x14), conf_write(0x14, 0xFFFFFFFF),
+           conf_read(0x14), conf_write(0x14, 0)]
+    for position in (0x40, 0x50, 0x64, 0x74, 0x84, MSIX_CAP):
+        ops += [conf_read(position, 1), conf_read(position + 1, 1), conf_read(position + 3, 1)]
+    ops += [conf_write(0x04, 0x6, 2), conf_write(MSIX_CAP + 2, 0xC000, 2),
+            conf_write(MSIX_CAP + 2, 0x8000, 2)]  # function mask while programming, then enable
+    return b"".join(ops)
+
+
+def msix_entry(vector, masked=False):
+    base = MSIX_TABLE + 16 * vector
+    return b"".join([bar_write(base, 0xFEE00000), bar_write(base + 4, 0), bar_write(base + 8, 0x30 + vector),
+                     bar_write(base + 12, 1 if masked else 0)])
+
+
+def pci_negotiate(features_low, features_high=1):
+    return b"".join([bar_write(C_STATUS, 0, 1), bar_write(C_STATUS, ACK, 1), bar_write(C_STATUS, ACK | DRIVER, 1),
+                     bar_write(C_DFSEL, 1), bar_read(C_DF), bar_write(C_DFSEL, 0), bar_read(C_DF),
+                     bar_write(C_GFSEL, 1), bar_write(C_GF, features_high), bar_write(C_GFSEL, 0),
+                     bar_write(C_GF, features_low), bar_write(C_STATUS, ACK | DRIVER | FEATURES_OK, 1),
+                     bar_read(C_STATUS, 1), bar_read(C_NUMQ, 2)])
+
+
+def pci_queue(index, size, desc, driver, device, vector):
+    return b"".join([bar_write(Q_SEL, index, 2), bar_read(Q_SIZE, 2), bar_write(Q_SIZE, size, 2),
+                     bar_write(Q_MSIX, vector, 2), bar_read(Q_MSIX, 2), bar_read(Q_NOFF, 2),
+                     bar_write(Q_DESC, desc, 8), bar_write(Q_DRIVER, driver), bar_write(Q_DRIVER + 4, 0),
+                     bar_write(Q_DEVICE, device, 8), bar_write(Q_ENABLE, 1, 2)])
+
+
+def pci_seeds():
+    seeds = {}
+    vectors = msix_entry(0) + msix_entry(1) + msix_entry(2) + bar_write(C_MSIX, 0, 2) + bar_read(C_MSIX, 2)
+    queues = (pci_queue(0, 16, 0x1000, 0x2000, 0x3000, 1) + pci_queue(1, 16, 0x4000, 0x5000, 0x6000, 2))
+    running = (pci_enumerate() + pci_negotiate(0) + vectors + queues
+               + bar_write(C_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK, 1) + bar_read(C_STATUS, 1)
+               + conf_write(MSIX_CAP + 2, 0x8000, 2))
+    chain = (pci_memory_words(0x1000, descriptor(0x8000, 0x100, NEXT, 1) + descriptor(0x9000, 0x200, WRITE))
+             + pci_memory_words(0x2000, struct.pack("<HHH", 0, 1, 0)))
+    shape_two_queues = bytes([0x04])
+    seeds["linux_init_two_queues"] = shape_two_queues + running
+    seeds["one_chain_processed"] = (shape_two_queues + running + chain + bar_write(NOTIFY, 0, 2)
+                                    + pci_op(PCI_ACTION, 0, 0x000) + bar_read(ISR, 1) + bar_read(MSIX_PBA, 8))
+    seeds["bar_moved_while_running"] = (shape_two_queues + running + conf_write(0x10, BAR_START + 0x10000)
+                                        + bar_write(NOTIFY + 4, 1, 2) + conf_write(0x04, 0, 2)
+                                        + conf_write(0x10, BAR_START + 0x8000) + conf_write(0x04, 0x6, 2)
+                                        + bar_write(C_STATUS, 0, 1) + bar_read(C_STATUS, 1))
+    seeds["masked_vectors_and_config_change"] = (shape_two_queues + pci_enumerate() + pci_negotiate(0)
+                                                 + msix_entry(0, True) + msix_entry(1, True)
+                                                 + bar_write(C_MSIX, 0, 2) + queues
+                                                 + bar_write(C_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK, 1)
+                                                 + pci_op(PCI_ACTION, 0, 0x102) + pci_op(PCI_ACTION, 0, 0x001)
+                                                 + bar_read(MSIX_PBA, 8) + bar_write(MSIX_TABLE + 12, 0)
+                                                 + bar_read(C_GEN, 1) + pci_op(PCI_ACTION, 0, 3)
+                                                 + bar_read(C_STATUS, 1))
+    # The PCI configuration access capability: bar 0, offset of device_status, 1 byte.
+    via_config = (conf_write(PCI_CFG_CAP + 4, 0, 1) + conf_write(PCI_CFG_CAP + 8, C_STATUS)
+                  + conf_write(PCI_CFG_CAP + 12, 1) + conf_write(PCI_CFG_CAP + 16, ACK)
+                  + conf_read(PCI_CFG_CAP + 16))
+    seeds["config_access_capability"] = bytes([0x00]) + pci_enumerate() + via_config
+    seeds["event_idx_indirect"] = (bytes([0x0C]) + pci_enumerate() + pci_negotiate(EVENT_IDX | INDIRECT) + vectors
+                                   + queues + bar_write(C_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK, 1)
+                                   + pci_memory_words(0x1000, descriptor(0x7000, 48, INDIRECT_FLAG))
+                                   + pci_memory_words(0x7000, descriptor(0x8000, 16, NEXT, 1)
+                                                      + descriptor(0x9000, 32, WRITE))
+                                   + pci_memory_words(0x2000, struct.pack("<HHH", 0, 1, 0))
+                                   + bar_write(NOTIFY, 0, 2) + pci_op(PCI_ACTION, 0, 0))
+    seeds["refused_then_bad_queue"] = (bytes([0x01]) + pci_enumerate() + pci_negotiate(0) + bar_write(C_STATUS, 0, 1)
+                                       + pci_negotiate(1 << 3) + pci_queue(0, 3, 0x1000, 0x2000, 0x3000, 0)
+                                       + bar_write(C_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK, 1))
+    return seeds
+
+
+# fuzz_net_queue_pair: guest memory from 0x10000, rings from 0x18000
+NET_BASE, NET_RING_AREA = 0x10000, 0x8000
+
+
+def net_rings(rx_size, tx_size):
+    def align(value, alignment):
+        return (value + alignment - 1) & ~(alignment - 1)
+    next_address = NET_BASE + NET_RING_AREA
+    rings = []
+    for size in (rx_size, tx_size):
+        desc = align(next_address, 16)
+        avail = align(desc + 16 * size, 2)
+        used = align(avail + 6 + 2 * size, 4)
+        next_address = used + 6 + 8 * size
+        rings.append((desc, avail, used))
+    return rings
+
+
+def net_memory(address, data):
+    ops = b""
+    for i in range(0, len(data), 255):
+        piece = data[i:i + 255]
+        ops += bytes([0]) + struct.pack("<HB", address + i - NET_BASE, len(piece)) + piece
+    return ops
+
+
+def net_inject(payload):
+    return bytes([1]) + struct.pack("<H", len(payload)) + payload
+
+
+NET_RX, NET_TX, NET_BOTH, NET_TAKE = bytes([2]), bytes([3]), bytes([4]), bytes([5])
+
+
+def net_seed(flags, rx_buffers, tx_frames, frames, rx_size=16, tx_size=16):
+    (rx_desc, rx_avail, _), (tx_desc, tx_avail, _) = net_rings(rx_size, tx_size)
+    header = bytes([4, 4, flags])  # sizes 1 << 4 = 16
+    table = b"".join(descriptor(NET_BASE + 0x800 * i, length, WRITE) for i, length in enumerate(rx_buffers))
+    ops = net_memory(rx_desc, table)
+    ops += net_memory(rx_avail, available_ring(len(rx_buffers), list(range(len(rx_buffers)))))
+    tx_table = b""
+    heads = []
+    for i, frame in enumerate(tx_frames):
+        address = NET_BASE + 0x4000 + 0x800 * i
+        ops += net_memory(address, frame)
+        heads.append(2 * i)
+        tx_table += descriptor(address, 12, NEXT, 2 * i + 1) + descriptor(address + 12, len(frame) - 12)
+    ops += net_memory(tx_desc, tx_table) + net_memory(tx_avail, available_ring(len(heads), heads))
+    for frame in frames:
+        ops += net_inject(frame)
+    return header + ops + NET_RX + NET_TX + NET_TAKE + NET_BOTH
+
+
+def net_seeds():
+    ethernet = bytes(12) + bytes.fromhex("ffffffffffff525400123456" "0800") + bytes(range(46))
+    seeds = {}
+    seeds["rx_and_tx"] = net_seed(0x80, [2048] * 4, [ethernet, ethernet + bytes(100)],
+                                  [ethernet, ethernet + bytes(1000)])
+    seeds["mergeable_event_idx"] = net_seed(0x85, [64] * 8, [ethernet], [ethernet + bytes(300), bytes(5), ethernet])
+    seeds["frame_too_big"] = net_seed(0x08, [32], [bytes(20)], [ethernet + bytes(2000)])
+    seeds["small_batch"] = net_seed(0x10, [128] * 6, [ethernet] * 3, [ethernet] * 5) + NET_BOTH + NET_BOTH
+    return seeds
+
+
 def main():
-    for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds())):
+    for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds()),
+                            ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
         for name, content in seeds.items():

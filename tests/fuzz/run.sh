@@ -7,7 +7,8 @@
 #   tests/fuzz/run.sh [SECONDS | -runs=N] [TARGET...]
 #
 #   SECONDS   per target (default 60); -runs=N: N inputs per target
-#   TARGET    fuzz_virtio_mmio, fuzz_descriptor_chain (default: all)
+#   TARGET    fuzz_virtio_mmio, fuzz_descriptor_chain, fuzz_virtio_pci,
+#             fuzz_net_queue_pair (default: all)
 #
 # Environment: SKIFF_FUZZ_BUILD_DIR (default <repo>/build-fuzz),
 # SKIFF_JOBS (build parallelism, default 2). New inputs the fuzzer finds go
@@ -18,14 +19,14 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${SKIFF_FUZZ_BUILD_DIR:-$repo/build-fuzz}
-all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain)
+all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci fuzz_net_queue_pair)
 
 bound=(-max_total_time=60)
 if [ $# -gt 0 ]; then
     case "$1" in
         -runs=[0-9]*) bound=("$1"); shift ;;
         [0-9]*) bound=(-max_total_time="$1"); shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     esac
 fi
 targets=("${@:-${all_targets[@]}}")
@@ -49,6 +50,8 @@ max_len() {
     case "$1" in
         fuzz_virtio_mmio) echo 4096 ;;
         fuzz_descriptor_chain) echo 20480 ;;
+        fuzz_virtio_pci) echo 4096 ;;
+        fuzz_net_queue_pair) echo 16384 ;;
     esac
 }
 
