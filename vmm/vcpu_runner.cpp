@@ -51,6 +51,7 @@ void VcpuRunner::kick() {
 void VcpuRunner::join() {
     if (thread_.joinable()) {
         thread_.join();
+        spdlog::debug("vCPU {}: {} port I/O and {} MMIO exits to skiff", vcpu_.index(), io_exits_, mmio_exits_);
     }
 }
 
@@ -81,9 +82,11 @@ bool VcpuRunner::handle_exit() {
     kvm_run& run = vcpu_.run_page();
     switch (run.exit_reason) {
         case KVM_EXIT_IO:
+            ++io_exits_;
             handle_io(run);
             return true;
         case KVM_EXIT_MMIO:
+            ++mmio_exits_;
             handle_mmio(run);
             return true;
         case KVM_EXIT_HLT:

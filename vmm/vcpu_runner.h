@@ -35,6 +35,9 @@ public:
     [[nodiscard]] const VcpuFd& vcpu() const { return vcpu_; }
 
 private:
+    // Exits handled in skiff (not in KVM), for the debug log at join().
+    uint64_t io_exits_ = 0;
+    uint64_t mmio_exits_ = 0;
     void loop();
     // Handles the exit in the run page; false when the VM must stop.
     bool handle_exit();

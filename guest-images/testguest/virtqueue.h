@@ -22,6 +22,8 @@ struct virtq_desc {
     uint16_t next;
 };
 
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+
 struct virtq_avail {
     uint16_t flags;
     uint16_t index;
