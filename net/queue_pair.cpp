@@ -193,12 +193,15 @@ void QueuePair::process_rx() {
             }
             frame_length_ = received;
         }
+        uint16_t published = rx_.published();
         Delivery delivery = deliver_pending();
         if (delivery == Delivery::Failed) {
             break;
         }
         if (delivery == Delivery::NoBuffers) {
-            if (rx_.enable_notification()) {
+            // The buffers posted so far are too few for this frame: wait for
+            // more, not for the ones just given back.
+            if (rx_.enable_notification_beyond(published)) {
                 continue;
             }
             rx_waiting_for_buffers_ = true;

@@ -217,6 +217,18 @@ bool Queue::enable_notification() {
     return available_index() != next_available_;
 }
 
+bool Queue::enable_notification_beyond(uint16_t seen) {
+    if (event_index_) {
+        // The driver notifies when its index moves past avail_event: past
+        // `seen`, not past the chains handed back.
+        store16(used_ + 4 + 8 * uint64_t{size_}, seen, __ATOMIC_RELAXED);
+    } else {
+        store16(used_, 0, __ATOMIC_RELAXED);
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return available_index() != seen;
+}
+
 void Queue::disable_notification() {
     if (!event_index_) {
         store16(used_, ring::kUsedNoNotify, __ATOMIC_RELAXED);

@@ -117,6 +117,13 @@ public:
     // true if it already published more meanwhile: the caller must process
     // them (a notification for them may never come).
     [[nodiscard]] bool enable_notification();
+    // Like enable_notification(), for a device that has looked at every
+    // chain up to available index `seen` and found them not enough (it gave
+    // them back with undo_pop()): asks to be notified only for chains beyond
+    // `seen`, and returns true if the driver already published some.
+    [[nodiscard]] bool enable_notification_beyond(uint16_t seen);
+    // The driver's available index as of now (for enable_notification_beyond).
+    [[nodiscard]] uint16_t published() const { return available_index(); }
     // Asks the driver not to notify (best effort: without EVENT_IDX).
     void disable_notification();
 

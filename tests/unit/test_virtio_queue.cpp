@@ -351,3 +351,23 @@ TEST_CASE("random ring contents never escape guest memory", "[virtio][queue][hos
     INFO("popped " << popped << ", refused " << refused);
     CHECK(refused > 0);
 }
+
+TEST_CASE("a device short of buffers waits for chains beyond those it gave back", "[virtio][queue]") {
+    GuestMemory memory = make_memory();
+    DriverRing driver(memory, 8);
+    Queue queue = make_queue(memory, driver, /*event_index=*/true);
+    for (uint16_t i = 0; i < 2; ++i) {
+        driver.set_descriptor(i, 0x10000 + 0x1000 * i, 64, ring::kDescriptorWrite);
+        driver.publish(i);
+    }
+    uint16_t seen = queue.published();
+    DescriptorChain chain;
+    REQUIRE(queue.pop(memory, chain).value());
+    REQUIRE(queue.pop(memory, chain).value());
+    queue.undo_pop(2);  // not enough for the frame
+    CHECK_FALSE(queue.enable_notification_beyond(seen));
+    CHECK(driver.avail_event() == 2);  // a notification comes with the third chain
+    driver.set_descriptor(2, 0x12000, 64, ring::kDescriptorWrite);
+    driver.publish(2);
+    CHECK(queue.enable_notification_beyond(seen));
+}
