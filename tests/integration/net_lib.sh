@@ -70,6 +70,19 @@ stop_skiff() {
         sleep 0.2
         waited=$((waited + 1))
     done
+    if kill -0 "$skiff_pid" 2>/dev/null; then
+        # Hung: show where each thread is, then make sure it goes.
+        show_skiff "$1"
+        for task in /proc/"$skiff_pid"/task/*; do
+            echo "  thread ${task##*/} ($(cat "$task/comm" 2>/dev/null)): $(cat "$task/wchan" 2>/dev/null)"
+        done
+        if command -v gdb >/dev/null; then
+            timeout 60 gdb -batch -p "$skiff_pid" -ex "thread apply all bt" 2>/dev/null | grep -E '^#|^Thread' | head -n 60
+        fi
+        kill -9 "$skiff_pid"
+        wait "$skiff_pid" 2>/dev/null || true
+        fail "skiff did not exit within 20 s of SIGTERM"
+    fi
     set +e
     wait "$skiff_pid"
     status=$?

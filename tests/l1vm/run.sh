@@ -10,8 +10,8 @@
 #
 # Defaults: --cpus 2 --memory 2048 --timeout 3600, --share the git top-level
 # of the current directory (or the current directory). Exit status: COMMAND's,
-# or 122 the L1 VM could not set itself up, 123 its kernel panicked or it
-# stopped without a status, 124 the timeout expired, 125 usage or QEMU error.
+# or 122 the L1 VM could not set itself up, 123 its kernel panicked, locked up
+# or it stopped without a status, 124 the timeout expired, 125 usage or QEMU error.
 set -euo pipefail
 
 readonly exit_setup_failed=122
@@ -394,7 +394,21 @@ note "starting QEMU: ${cpus} vCPUs, ${memory} MiB, kernel $kernel_image"
 qemu-system-x86_64 "${qemu_args[@]}" </dev/null >"$work/qemu.log" 2>&1 &
 qemu_pid=$!
 exec {stdout_pipe}>&- {stderr_pipe}>&-
-sleep "$timeout" &
+# The watchdog: the timeout, and an L1 kernel that has locked up (nested KVM
+# under TCG has been seen to wedge both L1 CPUs in soft lockups for good; a
+# lockup reported at 120 s or more is taken as that, not as TCG being slow).
+watchdog() {
+    local deadline=$((SECONDS + timeout))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 5
+        if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([0-9]{4,}|[2-9][0-9]{2}|1[2-9][0-9])s' \
+            "$work/console.log" 2>/dev/null; then
+            : >"$work/wedged"
+            return 0
+        fi
+    done
+}
+watchdog &
 sleep_pid=$!
 
 qemu_status=0
@@ -434,6 +448,11 @@ show_qemu_log() {
     tail -n 20 "$work/qemu.log" | sed 's/^/  qemu| /' >&2
 }
 
+if [ "$timed_out" = 1 ] && [ -e "$work/wedged" ]; then
+    echo "l1vm: the L1 kernel locked up (soft lockup of 120 s or more); the L1 VM was killed" >&2
+    show_console 20
+    exit "$exit_vm_died"
+fi
 if [ "$timed_out" = 1 ]; then
     echo "l1vm: timeout: '${command[*]}' did not finish within ${timeout} s; the L1 VM was killed" >&2
     exit "$exit_timeout"
