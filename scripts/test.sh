@@ -43,6 +43,10 @@ if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     # The ACPI variant: virtio-mmio found in the DSDT (linux_net_mmio-acpi).
     linux_acpi_dir=$(guest-images/linux/build-kernel.sh acpi | tail -n 1)
     export SKIFF_LINUX_ACPI_DIR=$linux_acpi_dir
+    # Kernels reach /init in 3-16 s here; a boot that has not after 4 minutes
+    # is stuck (a nested 2-vCPU boot has been seen to hang), and the retry
+    # below gets it a fresh start sooner than the scripts' 900 s default.
+    export SKIFF_LINUX_BOOT_LIMIT=${SKIFF_LINUX_BOOT_LIMIT:-240}
     # One retry: under nested KVM in TCG (hosts without /dev/kvm) a Linux AP
     # has been seen to miss its start-up deadline once in ~20 boots. A test
     # that fails twice fails the run.
