@@ -130,9 +130,15 @@ else
     exec 4>/stderr.fifo
 fi
 
+# A heartbeat on the console: run.sh's watchdog takes a console that has
+# been silent for minutes as an L1 kernel that locked up with interrupts off
+# (seen under TCG with no lock-up message at all).
+( while sleep 15; do echo "l1vm-heartbeat"; done ) 3>&- 4>&- 5>&- 6>&- &
+heartbeat_pid=$!
 mark "starting the command"
 env -i chroot /host /bin/sh /run/l1vm/command.sh </dev/null >&3 2>&4 3>&- 4>&- 5>&- 6>&-
 status=$?
+kill "$heartbeat_pid" 2>/dev/null
 exec 3>&- 4>&-
 
 # A daemon the command left behind may hold the pipes open: the cats have

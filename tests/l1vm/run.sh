@@ -406,6 +406,15 @@ watchdog() {
             : >"$work/wedged"
             return 0
         fi
+        # init.sh prints a heartbeat every 15 s once the command runs: a
+        # console silent for 180 s after that means the L1 kernel is stuck.
+        if grep -q '^l1vm-heartbeat' "$work/console.log" 2>/dev/null; then
+            local silent=$(($(date +%s) - $(stat -c %Y "$work/console.log")))
+            if [ "$silent" -ge 180 ]; then
+                : >"$work/wedged"
+                return 0
+            fi
+        fi
     done
 }
 watchdog &
@@ -449,7 +458,7 @@ show_qemu_log() {
 }
 
 if [ "$timed_out" = 1 ] && [ -e "$work/wedged" ]; then
-    echo "l1vm: the L1 kernel locked up (soft lockup of 120 s or more); the L1 VM was killed" >&2
+    echo "l1vm: the L1 kernel locked up (a soft lockup of 120 s or more, or no console heartbeat for 180 s); the L1 VM was killed" >&2
     show_console 20
     exit "$exit_vm_died"
 fi
