@@ -22,14 +22,17 @@ run_with_kvm() {
         return
     fi
     echo "test.sh: /dev/kvm is not usable here: running inside tests/l1vm/run.sh" >&2
-    local status=0
-    tests/l1vm/run.sh --cpus 2 --memory 4096 --timeout 2400 -- "$@" || status=$?
-    if [ "$status" -eq 122 ] || [ "$status" -eq 123 ]; then
-        # The L1 VM itself failed (set-up, panic, lock-up), not a test: once more.
-        echo "test.sh: the L1 VM failed (status $status); running the label again in a fresh one" >&2
+    local status attempt
+    for attempt in 1 2 3; do
         status=0
         tests/l1vm/run.sh --cpus 2 --memory 4096 --timeout 2400 -- "$@" || status=$?
-    fi
+        # 122/123: the L1 VM itself failed (set-up, panic, lock-up), not a
+        # test: run the label again in a fresh one (at most three times).
+        if [ "$status" -ne 122 ] && [ "$status" -ne 123 ]; then
+            break
+        fi
+        echo "test.sh: the L1 VM failed (status $status, attempt $attempt of 3)" >&2
+    done
     return "$status"
 }
 
