@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cctype>
 #include <climits>
 #include <map>
 #include <span>
@@ -24,7 +25,13 @@ struct ModeInfo {
 };
 
 constexpr std::array kModes{
-    ModeInfo{NetMode::Tap, "tap", "skiff moves frames between the guest and a tap (IFF_VNET_HDR)"},
+    ModeInfo{NetMode::Tap, "tap", "virtio-net; skiff moves frames between the guest and a tap (IFF_VNET_HDR)"},
+    ModeInfo{NetMode::Vhost, "vhost",
+             "virtio-net; the kernel's vhost_net worker moves them (needs /dev/vhost-net: modprobe vhost_net)"},
+    ModeInfo{NetMode::Macvtap, "macvtap",
+             "virtio-net on a macvtap interface stacked on a NIC or SR-IOV VF (needs CAP_NET_ADMIN to create it)"},
+    ModeInfo{NetMode::Vfio, "vfio",
+             "a PCI function (an SR-IOV VF) passed through to the guest (needs VT-d/AMD-Vi and vfio-pci)"},
 };
 
 // Which modes accept a key, as a bit per NetMode.
@@ -36,17 +43,30 @@ struct KeyInfo {
     std::string_view help;
 };
 
+constexpr uint32_t kTapModes = mode_bit(NetMode::Tap) | mode_bit(NetMode::Vhost);
+constexpr uint32_t kVirtioModes = kTapModes | mode_bit(NetMode::Macvtap);
+constexpr uint32_t kAllModes = kVirtioModes | mode_bit(NetMode::Vfio);
+
 // "mode" itself is not in the table: it is required and read first.
 constexpr std::array kKeys{
-    KeyInfo{"ifname", mode_bit(NetMode::Tap),
+    KeyInfo{"ifname", kTapModes,
             "tap to open, or to create if absent (at most 15 characters); with fd=, checks the fd's name"},
-    KeyInfo{"fd", mode_bit(NetMode::Tap),
+    KeyInfo{"fd", kTapModes,
             "an open tap (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) handed over by the caller; skiff owns it"},
-    KeyInfo{"bridge", mode_bit(NetMode::Tap), "an existing bridge to add the tap to (not with fd=)"},
-    KeyInfo{"mac", mode_bit(NetMode::Tap), "the guest's unicast MAC, e.g. 02:12:34:56:78:9a (default: 02:xx:...)"},
-    KeyInfo{"mtu", mode_bit(NetMode::Tap),
-            "68..65535: set on the tap and offered to the guest (default: the tap's MTU)"},
-    KeyInfo{"transport", mode_bit(NetMode::Tap), "mmio (default) or pci"},
+    KeyInfo{"bridge", kTapModes, "an existing bridge to add the tap to (not with fd=)"},
+    KeyInfo{"link", mode_bit(NetMode::Macvtap), "the interface to stack the macvtap on (a NIC, a VF, a veth)"},
+    KeyInfo{"name", mode_bit(NetMode::Macvtap),
+            "the macvtap interface: used if it exists, else created on link= (default: skiff picks one)"},
+    KeyInfo{"macvtap-mode", mode_bit(NetMode::Macvtap), "bridge (default), vepa, private or passthru"},
+    KeyInfo{"vhost", mode_bit(NetMode::Macvtap), "on: the kernel's vhost_net data path; off (default): skiff's"},
+    KeyInfo{"device", mode_bit(NetMode::Vfio), "the PCI address of the function, e.g. 0000:03:10.2"},
+    KeyInfo{"pf", mode_bit(NetMode::Vfio), "the SR-IOV physical function's interface (with vf=)"},
+    KeyInfo{"vf", mode_bit(NetMode::Vfio), "the virtual function's number on pf= (0, 1, ...)"},
+    KeyInfo{"mac", kAllModes,
+            "the guest's unicast MAC, e.g. 02:12:34:56:78:9a (default: 02:xx:...; vfio: set through the PF)"},
+    KeyInfo{"mtu", kVirtioModes,
+            "68..65535: set on the host interface and offered to the guest (default: its current MTU)"},
+    KeyInfo{"transport", kVirtioModes, "mmio (default) or pci"},
 };
 
 std::string mode_names() {
@@ -130,9 +150,35 @@ Result<NetMode> parse_mode(std::string_view name) {
 }
 
 // Applies one key's value; the key is known to be valid for the mode.
+// "0000:03:10.2" or "03:10.2" (domain 0000): the kernel's lowercase form.
+std::optional<std::string> parse_pci_address(std::string_view text) {
+    std::string full(text);
+    if (full.size() == 7) {
+        full = "0000:" + full;
+    }
+    if (full.size() != 12 || full[4] != ':' || full[7] != ':' || full[10] != '.') {
+        return std::nullopt;
+    }
+    for (size_t i = 0; i < full.size(); ++i) {
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(full[i])));
+        if (i == 4 || i == 7 || i == 10) {
+            continue;
+        }
+        if (!std::isxdigit(static_cast<unsigned char>(c))) {
+            return std::nullopt;
+        }
+        full[i] = c;
+    }
+    // Device 0..31, function 0..7.
+    if (std::stoul(full.substr(8, 2), nullptr, 16) > 31 || full[11] > '7') {
+        return std::nullopt;
+    }
+    return full;
+}
+
 Result<void> apply_key(NetConfig& config, const std::string& key, const std::string& value) {
-    if (key == "ifname") {
-        TRY(check_interface_name(value).context_error("--net: ifname"));
+    if (key == "ifname" || key == "name") {
+        TRY(check_interface_name(value).context_error("--net: " + key));
         config.ifname = value;
     } else if (key == "bridge") {
         TRY(check_interface_name(value).context_error("--net: bridge"));
@@ -167,6 +213,38 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
             return net_error(fmt::format("mtu={}: expected a number from {} to {}", value, kMinMtu, kMaxMtu));
         }
         config.mtu = static_cast<uint32_t>(*mtu);
+    } else if (key == "link") {
+        TRY(check_interface_name(value).context_error("--net: link"));
+        config.link = value;
+    } else if (key == "pf") {
+        TRY(check_interface_name(value).context_error("--net: pf"));
+        config.pf = value;
+    } else if (key == "macvtap-mode") {
+        constexpr std::array kMacvtapModes{MacvtapMode::Bridge, MacvtapMode::Vepa, MacvtapMode::Private,
+                                           MacvtapMode::Passthru};
+        auto found = std::find_if(kMacvtapModes.begin(), kMacvtapModes.end(),
+                                  [&](MacvtapMode mode) { return macvtap_mode_name(mode) == value; });
+        if (found == kMacvtapModes.end()) {
+            return net_error(fmt::format("macvtap-mode={}: expected bridge, vepa, private or passthru", value));
+        }
+        config.macvtap_mode = *found;
+    } else if (key == "vhost") {
+        if (value != "on" && value != "off") {
+            return net_error(fmt::format("vhost={}: expected on or off", value));
+        }
+        config.vhost = value == "on";
+    } else if (key == "device") {
+        auto address = parse_pci_address(value);
+        if (!address) {
+            return net_error(fmt::format("device={}: expected a PCI address DDDD:BB:DD.F, e.g. 0000:03:10.2", value));
+        }
+        config.device = *address;
+    } else if (key == "vf") {
+        auto vf = parse_unsigned(value, 0, 65535);
+        if (!vf) {
+            return net_error(fmt::format("vf={}: expected a virtual function number (0, 1, ...)", value));
+        }
+        config.vf = static_cast<uint32_t>(*vf);
     } else if (key == "transport") {
         if (value == "mmio") {
             config.transport = NetTransport::Mmio;
@@ -181,11 +259,36 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
 
 Result<void> check_tap_combination(const NetConfig& config) {
     if (!config.fd && config.ifname.empty()) {
-        return net_error("mode=tap needs ifname=NAME (a tap to open or create) or fd=N (an open tap)");
+        return net_error(fmt::format("mode={} needs ifname=NAME (a tap to open or create) or fd=N (an open tap)",
+                                     net_mode_name(config.mode)));
     }
     if (config.fd && config.bridge) {
         return net_error("bridge= does not go with fd=: whoever opens the tap adds it to the bridge "
                          "(ip link set TAP master BRIDGE)");
+    }
+    return {};
+}
+
+Result<void> check_macvtap_combination(const NetConfig& config) {
+    if (config.link.empty() && config.ifname.empty()) {
+        return net_error("mode=macvtap needs link=IF (the interface to stack a new macvtap on) or name=NAME "
+                         "(an existing macvtap)");
+    }
+    return {};
+}
+
+Result<void> check_vfio_combination(const NetConfig& config) {
+    bool by_address = !config.device.empty();
+    bool by_pf = !config.pf.empty() || config.vf.has_value();
+    if (by_address && by_pf) {
+        return net_error("mode=vfio takes device=ADDRESS or pf=IF,vf=N, not both");
+    }
+    if (!by_address && !by_pf) {
+        return net_error("mode=vfio needs device=DDDD:BB:DD.F or pf=IF,vf=N (the SR-IOV VF to pass through)");
+    }
+    if (by_pf && (config.pf.empty() || !config.vf)) {
+        return net_error(config.pf.empty() ? "vf= needs pf=IF (the physical function's interface)"
+                                           : "pf= needs vf=N (which of its virtual functions)");
     }
     return {};
 }
@@ -215,7 +318,15 @@ Result<NetConfig> parse_net_config(std::string_view text) {
 
     switch (config.mode) {
         case NetMode::Tap:
+        case NetMode::Vhost:
             TRY(check_tap_combination(config));
+            break;
+        case NetMode::Macvtap:
+            TRY(check_macvtap_combination(config));
+            break;
+        case NetMode::Vfio:
+            TRY(check_vfio_combination(config));
+            config.transport = NetTransport::Pci;  // a PCI function is on the PCI bus
             break;
     }
     return config;
@@ -234,13 +345,27 @@ std::string_view net_transport_name(NetTransport transport) {
     return transport == NetTransport::Pci ? "pci" : "mmio";
 }
 
+std::string_view macvtap_mode_name(MacvtapMode mode) {
+    switch (mode) {
+        case MacvtapMode::Bridge:
+            return "bridge";
+        case MacvtapMode::Vepa:
+            return "vepa";
+        case MacvtapMode::Private:
+            return "private";
+        case MacvtapMode::Passthru:
+            return "passthru";
+    }
+    return "unknown";
+}
+
 std::string net_config_help() {
     std::string text = "--net mode=MODE,KEY=VALUE,...  (once per guest interface)\n\nModes:\n";
     for (const auto& mode : kModes) {
         text += fmt::format("  {:<10} {}\n", mode.name, mode.summary);
         for (const auto& key : kKeys) {
             if ((key.modes & mode_bit(mode.mode)) != 0) {
-                text += fmt::format("    {:<10} {}\n", key.name, key.help);
+                text += fmt::format("    {:<13} {}\n", key.name, key.help);
             }
         }
     }
@@ -249,8 +374,14 @@ std::string net_config_help() {
         "  --net mode=tap,ifname=tap0                 open tap0, or create it (needs CAP_NET_ADMIN)\n"
         "  --net mode=tap,ifname=tap0,bridge=br0      ... and add it to the existing bridge br0\n"
         "  --net mode=tap,fd=3,mac=02:00:00:00:00:01  use the tap open on fd 3\n"
-        "\nA tap skiff creates disappears when skiff exits; an existing (persistent) tap stays.\n"
-        "A persistent tap owned by the user (ip tuntap add NAME mode tap user USER) needs no privilege.\n";
+        "  --net mode=vhost,ifname=tap0,transport=pci the same tap, packets moved by vhost_net\n"
+        "  --net mode=macvtap,link=eth1               a new bridge-mode macvtap on eth1\n"
+        "  --net mode=macvtap,link=eth1,vhost=on      ... with the vhost_net data path\n"
+        "  --net mode=vfio,pf=eth1,vf=0,mac=02:00:00:00:00:02  VF 0 of eth1 as the guest's own NIC\n"
+        "  --net mode=vfio,device=0000:03:10.2        the PCI function at that address\n"
+        "\nA tap or macvtap skiff creates disappears when skiff exits; an existing one stays.\n"
+        "A persistent tap owned by the user (ip tuntap add NAME mode tap user USER) needs no privilege.\n"
+        "vfio binds the function to vfio-pci for the VM's lifetime and gives it back to its driver after.\n";
     return text;
 }
 

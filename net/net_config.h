@@ -1,10 +1,12 @@
 // One guest network interface as the user describes it: the value of one
-// --net option, "mode=tap,ifname=tap0[,bridge=br0][,fd=N][,mac=MAC]
+// --net option, e.g. "mode=tap,ifname=tap0[,bridge=br0][,fd=N][,mac=MAC]
 // [,mtu=N][,transport=mmio|pci]", parsed and checked into a NetConfig.
 //
-// Modes are an enum with one row per mode in the key table of
-// net_config.cpp: a new mode (vhost, macvtap, vfio) adds its enumerator,
-// its name, the keys it accepts and its own combination checks.
+// The four modes are the four KVM network architectures: the in-process
+// virtio-net data path on a tap, vhost_net (the kernel moves the packets),
+// macvtap (a tap stacked on a NIC, in-process or vhost) and VFIO (an SR-IOV
+// virtual function passed through). Each mode is a row in the tables of
+// net_config.cpp: its name, the keys it accepts and its combination checks.
 #pragma once
 
 #include "net/mac_address.h"
@@ -18,8 +20,15 @@
 namespace skiff::net {
 
 enum class NetMode {
-    Tap,  // in-process virtio-net data path on a tap (IFF_VNET_HDR)
+    Tap,      // in-process virtio-net data path on a tap (IFF_VNET_HDR)
+    Vhost,    // virtio-net with the data path in the kernel (/dev/vhost-net) on a tap
+    Macvtap,  // virtio-net on the /dev/tapN of a macvtap interface, in-process or vhost
+    Vfio,     // a PCI function (an SR-IOV VF) passed through with VFIO
 };
+
+// The macvtap interface's mode (IFLA_MACVLAN_MODE): how it forwards
+// between its siblings on the same link.
+enum class MacvtapMode { Bridge, Vepa, Private, Passthru };
 
 enum class NetTransport { Mmio, Pci };
 
@@ -42,7 +51,28 @@ struct NetConfig {
     // tap's MTU is left as it is.
     std::optional<uint32_t> mtu;
     NetTransport transport = NetTransport::Mmio;
+
+    // mode=macvtap. `ifname` (key name=) is the macvtap interface to use or
+    // create; empty: skiff creates one with a name of its own.
+    std::string link;  // the lower device (a NIC, an SR-IOV VF, a veth, ...)
+    MacvtapMode macvtap_mode = MacvtapMode::Bridge;
+    bool vhost = false;  // vhost=on: the kernel's vhost data path on the macvtap
+
+    // mode=vfio: the PCI function, either by address ("0000:03:10.2", the
+    // domain filled in when given as "03:10.2") or as virtual function
+    // `vf` of the SR-IOV physical function whose interface is `pf`.
+    std::string device;
+    std::string pf;
+    std::optional<uint32_t> vf;
 };
+
+// Whether the mode's device is virtio-net (tap, vhost, macvtap) rather
+// than a passed-through PCI function.
+[[nodiscard]] inline bool is_virtio_mode(NetMode mode) { return mode != NetMode::Vfio; }
+// Whether the kernel's vhost worker moves this interface's packets.
+[[nodiscard]] inline bool uses_vhost(const NetConfig& config) {
+    return config.mode == NetMode::Vhost || (config.mode == NetMode::Macvtap && config.vhost);
+}
 
 // Parses one --net value. Errors name the key and what is wrong with it,
 // e.g. "--net: unknown key 'ifnmae' (valid keys for mode=tap: ifname,
@@ -51,6 +81,7 @@ Result<NetConfig> parse_net_config(std::string_view text);
 
 [[nodiscard]] std::string_view net_mode_name(NetMode mode);
 [[nodiscard]] std::string_view net_transport_name(NetTransport transport);
+[[nodiscard]] std::string_view macvtap_mode_name(MacvtapMode mode);
 
 // Text for "--net help": the modes, their keys and an example.
 [[nodiscard]] std::string net_config_help();

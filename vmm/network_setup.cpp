@@ -11,6 +11,10 @@ Result<PreparedNetwork> prepare_network(const net::NetConfig& config, unsigned i
     PreparedNetwork prepared;
     prepared.config = config;
     prepared.name = fmt::format("net{}", index);
+    if (config.mode != net::NetMode::Tap) {
+        return Error::format("{}: mode={} is not available in this build yet", prepared.name,
+                             net::net_mode_name(config.mode));
+    }
     prepared.tap = TRY(net::open_tap(config).context_error(prepared.name));
     uint32_t mtu = TRY(net::interface_mtu(prepared.tap->name()));
     prepared.mtu = static_cast<uint16_t>(std::min<uint32_t>(mtu, 65535));

@@ -109,7 +109,7 @@ TEST_CASE("net option errors name the key and the problem", "[net][net_config]")
     const std::vector<Case> cases = {
         {"", {"empty value", "tap"}},
         {"ifname=tap0", {"mode= is missing", "valid modes: tap"}},
-        {"mode=vhost,ifname=tap0", {"unknown mode 'vhost'", "valid modes: tap"}},
+        {"mode=vhostuser,ifname=tap0", {"unknown mode 'vhostuser'", "valid modes: tap, vhost, macvtap, vfio"}},
         {"mode=TAP,ifname=tap0", {"unknown mode 'TAP'"}},
         {"mode=tap,ifnmae=tap0", {"unknown key 'ifnmae'", "ifname, fd, bridge, mac, mtu, transport"}},
         {"mode=tap,ifname=tap0,ifname=tap1", {"ifname= is given twice"}},
@@ -183,4 +183,61 @@ TEST_CASE("interface names follow the kernel's rules", "[net][interface]") {
     CHECK_FALSE(check_interface_name(std::string("a\0b", 3)).ok());
     CHECK_FALSE(check_interface_name("a=b").ok());
     CHECK_FALSE(check_interface_name("a,b").ok());
+}
+
+TEST_CASE("net option values for vhost, macvtap and vfio", "[net][net_config]") {
+    auto vhost = parse_net_config("mode=vhost,ifname=tap0,transport=pci");
+    REQUIRE(vhost.ok());
+    CHECK(vhost->mode == NetMode::Vhost);
+    CHECK(skiff::net::uses_vhost(*vhost));
+    CHECK(vhost->transport == NetTransport::Pci);
+
+    auto macvtap = parse_net_config("mode=macvtap,link=veth0,macvtap-mode=vepa,vhost=on,mac=02:00:00:00:00:07");
+    REQUIRE(macvtap.ok());
+    CHECK(macvtap->mode == NetMode::Macvtap);
+    CHECK(macvtap->link == "veth0");
+    CHECK(macvtap->ifname.empty());
+    CHECK(macvtap->macvtap_mode == skiff::net::MacvtapMode::Vepa);
+    CHECK(skiff::net::uses_vhost(*macvtap));
+    auto named = parse_net_config("mode=macvtap,name=mvt3");
+    REQUIRE(named.ok());
+    CHECK(named->ifname == "mvt3");
+    CHECK_FALSE(skiff::net::uses_vhost(*named));
+    CHECK(named->macvtap_mode == skiff::net::MacvtapMode::Bridge);
+
+    auto by_address = parse_net_config("mode=vfio,device=03:10.2");
+    REQUIRE(by_address.ok());
+    CHECK(by_address->device == "0000:03:10.2");
+    CHECK(by_address->transport == NetTransport::Pci);
+    CHECK_FALSE(skiff::net::is_virtio_mode(by_address->mode));
+    auto upper = parse_net_config("mode=vfio,device=0000:0A:1F.7");
+    REQUIRE(upper.ok());
+    CHECK(upper->device == "0000:0a:1f.7");
+    auto by_pf = parse_net_config("mode=vfio,pf=enp3s0f0,vf=2,mac=02:00:00:00:00:09");
+    REQUIRE(by_pf.ok());
+    CHECK(by_pf->pf == "enp3s0f0");
+    CHECK(by_pf->vf == 2u);
+    CHECK(by_pf->mac.has_value());
+}
+
+TEST_CASE("bad values and combinations for vhost, macvtap and vfio name the problem", "[net][net_config]") {
+    CHECK_THAT(error_of("mode=vhost"), Catch::Contains("mode=vhost needs ifname=NAME"));
+    CHECK_THAT(error_of("mode=macvtap"), Catch::Contains("needs link=IF"));
+    CHECK_THAT(error_of("mode=macvtap,link=eth1,macvtap-mode=hub"), Catch::Contains("bridge, vepa, private or passthru"));
+    CHECK_THAT(error_of("mode=macvtap,link=eth1,vhost=yes"), Catch::Contains("vhost=yes: expected on or off"));
+    CHECK_THAT(error_of("mode=macvtap,link=eth1,bridge=br0"), Catch::Contains("unknown key 'bridge'"));
+    CHECK_THAT(error_of("mode=macvtap,link=a/b"), Catch::Contains("link"));
+    CHECK_THAT(error_of("mode=tap,ifname=tap0,link=eth0"), Catch::Contains("unknown key 'link'"));
+    CHECK_THAT(error_of("mode=vfio"), Catch::Contains("needs device=DDDD:BB:DD.F or pf=IF,vf=N"));
+    CHECK_THAT(error_of("mode=vfio,pf=eth1"), Catch::Contains("pf= needs vf=N"));
+    CHECK_THAT(error_of("mode=vfio,vf=1"), Catch::Contains("vf= needs pf=IF"));
+    CHECK_THAT(error_of("mode=vfio,device=0000:03:10.2,pf=eth1,vf=0"), Catch::Contains("not both"));
+    CHECK_THAT(error_of("mode=vfio,pf=eth1,vf=-1"), Catch::Contains("vf=-1"));
+    CHECK_THAT(error_of("mode=vfio,device=0000:03:10.2,transport=mmio"), Catch::Contains("unknown key 'transport'"));
+    CHECK_THAT(error_of("mode=vfio,device=0000:03:10.2,mtu=1500"), Catch::Contains("unknown key 'mtu'"));
+    for (const char* bad : {"0000:03:10", "0000:03:10.8", "0000:03:20.0", "000:03:10.2", "0000:g3:10.2",
+                            "0000-03-10.2", "0000:03:10.2x"}) {
+        INFO(bad);
+        CHECK_THAT(error_of(std::string("mode=vfio,device=") + bad), Catch::Contains("expected a PCI address"));
+    }
 }
