@@ -1,7 +1,11 @@
 // The host side of a guest network interface, prepared before the VM
-// exists so that a missing tap or bridge is reported before /dev/kvm is
-// opened, and nothing is left behind when start-up fails (a tap skiff
-// created goes away with its fd).
+// exists so that a missing tap, bridge, /dev/vhost-net or IOMMU group is
+// reported before /dev/kvm is opened, and nothing is left behind when
+// start-up fails (a tap skiff created goes away with its fd; a macvtap it
+// created is deleted; a device it rebound is given back).
+//
+// One function per mode prepares what that mode needs, each in its own
+// file (network_setup_<mode>.cpp); prepare_network() dispatches.
 #pragma once
 
 #include "net/mac_address.h"
@@ -17,14 +21,23 @@ namespace skiff {
 struct PreparedNetwork {
     net::NetConfig config;
     std::string name;  // "net0": the guest-facing device, for logs
+    // Modes tap, vhost and macvtap: the packet backend (a tap, or the
+    // /dev/tapN of a macvtap) that the virtio-net device takes.
     std::unique_ptr<net::Tap> tap;
     net::MacAddress mac;
-    uint16_t mtu = 1500;  // the tap's, offered to the guest
+    uint16_t mtu = 1500;  // the host interface's, offered to the guest
 };
 
-// Opens (or creates, or takes over) the tap, adds it to the bridge, sets
-// its MTU when asked and brings it up. `index` numbers the VM's interfaces;
+// Opens (or creates, or takes over) the host side of interface `index`;
 // `instance` names the VM (for its default MAC addresses).
 Result<PreparedNetwork> prepare_network(const net::NetConfig& config, unsigned index, std::string_view instance);
+
+namespace detail {
+// Per mode, filling `prepared` (config, name and default MAC already set).
+Result<void> prepare_tap_network(PreparedNetwork& prepared);      // tap and vhost: the tap
+Result<void> prepare_macvtap_network(PreparedNetwork& prepared);  // the macvtap and its /dev/tapN
+Result<void> prepare_vfio_network(PreparedNetwork& prepared);     // the function bound to vfio-pci
+Result<void> prepare_vhost(PreparedNetwork& prepared);            // /dev/vhost-net, after the tap
+}  // namespace detail
 
 }  // namespace skiff
