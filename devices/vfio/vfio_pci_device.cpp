@@ -231,7 +231,7 @@ void VfioPciDevice::setup_msi(uint8_t offset) {
     shadow_.set16(offset + msi::kControl,
                   static_cast<uint16_t>(control & ~(msi::kEnable | msi::kMultipleCapable | msi::kMultipleEnable)));
     uint16_t length = msi::length(msi_64bit_, msi_maskable_);
-    for (uint16_t i = 2; i < length; ++i) {
+    for (uint16_t i = msi::kAddressLow; i < length; ++i) {
         shadow_.set8(offset + i, 0);
         shadow_.set_write_mask8(offset + i, 0);
     }
