@@ -23,11 +23,15 @@
 // MSI-X: pci::Msix emulates the table and PBA and gives every vector an
 // eventfd with its own GSI and irqfd; when the guest enables MSI-X, the
 // eventfds are handed to VFIO (VFIO_DEVICE_SET_IRQS, ACTION_TRIGGER), so an
-// interrupt goes from the function to the guest without skiff. Routes exist
-// only for unmasked vectors: an interrupt the function raises while its
-// vector is masked is lost (Msix's documented limit for eventfds written
-// by the kernel). MSI: one vector (multiple-message capable reads 0),
-// likewise through VFIO, its GSI and route set while enabled and unmasked.
+// interrupt goes from the function to the guest without skiff. Masking: a
+// masked vector has no route, so while it is masked (itself or the whole
+// function) VFIO signals a "parked" eventfd of its own instead (one
+// SET_IRQS for that vector); at unmask the vector's eventfd is handed back
+// and an interrupt parked meanwhile is delivered then, as the pending bit
+// would. (An interrupt in the instant between the route's removal and the
+// switch to the parked eventfd is still lost.) MSI: one vector
+// (multiple-message capable reads 0), likewise through VFIO, its GSI and
+// route set while enabled and unmasked.
 //
 // Threads: the root calls in from vCPU threads; one lock serialises.
 #pragma once
@@ -93,6 +97,9 @@ public:
     [[nodiscard]] std::vector<MappedPart> mapped_parts() const;
     [[nodiscard]] const pci::Msix* msix() const { return msix_.get(); }
     [[nodiscard]] uint8_t msix_capability() const { return msix_capability_; }
+    [[nodiscard]] int msix_parked_fd(uint16_t vector) const {
+        return vector < msix_parked_.size() ? msix_parked_[vector].fd() : -1;
+    }
     [[nodiscard]] uint8_t msi_capability() const { return msi_capability_; }
     [[nodiscard]] int msi_fd() const { return msi_.event_fd ? msi_.event_fd->fd() : -1; }
     [[nodiscard]] std::optional<uint32_t> msi_gsi() const { return msi_.gsi; }
@@ -141,6 +148,10 @@ private:
     void after_command_write();
     void after_msix_write();
     void after_msi_write();
+    [[nodiscard]] bool msix_vector_masked(uint16_t vector) const;
+    // Points VFIO at each wired vector's eventfd or its parked one, as its
+    // masking now says; delivers what was parked for vectors unmasked.
+    void sync_msix_parking();
     void unmap_slots(BarState& bar);
     void map_slots(BarState& bar, uint64_t address);
     void read_piece(uint8_t bar, uint64_t offset, std::span<uint8_t> data);
@@ -162,6 +173,9 @@ private:
     MsixArea msix_pba_;
     std::unique_ptr<pci::Msix> msix_;
     bool msix_wired_ = false;
+    uint32_t msix_wired_count_ = 0;  // vectors VFIO has (min of table size and VFIO's count)
+    std::vector<EventFd> msix_parked_;
+    std::vector<bool> msix_parked_now_;
     uint8_t msi_capability_ = 0;
     bool msi_64bit_ = false;
     bool msi_maskable_ = false;

@@ -202,11 +202,12 @@ TEST_CASE("VFIO MSI-X: enabling wires the vectors through SET_IRQS; routes follo
     REQUIRE(msix->vector_count() == 3);
     fixture.enable_memory();
     fixture.host->ioctl_log.clear();
-    fixture.set_config(0x72, 2, 0xc002);  // enable with the function masked, as Linux does
+    // Enabled with the function masked, as Linux does: every vector parked.
+    fixture.set_config(0x72, 2, 0xc002);
     CHECK(fixture.host->ioctl_log == std::vector<std::string>{"device SET_IRQS index=2 start=0 count=3 trigger eventfd"});
     REQUIRE(fixture.host->irq_fds[2].size() == 3);
     for (uint16_t vector = 0; vector < 3; ++vector) {
-        CHECK(fixture.host->irq_fds[2][vector] == msix->vector_fd(vector));
+        CHECK(fixture.host->irq_fds[2][vector] == fixture.device->msix_parked_fd(vector));
         CHECK(fixture.routing->irqfds.at(msix->vector_gsi(vector)) == msix->vector_fd(vector));
     }
     CHECK(fixture.config(0x72, 2) == 0xc002);
@@ -218,15 +219,27 @@ TEST_CASE("VFIO MSI-X: enabling wires the vectors through SET_IRQS; routes follo
     fixture.machine.mmio_write(entry + 8, 4, 0x4042);
     fixture.machine.mmio_write(entry + 12, 4, 0);
     CHECK(fixture.routing->committed.empty());
+    fixture.host->ioctl_log.clear();
     fixture.set_config(0x72, 2, 0x8002);
     using Route = test::FakeMsiRouting::Route;
     CHECK(fixture.routing->committed == std::map<uint32_t, Route>{{msix->vector_gsi(1), Route{0xfee01000, 0x4042}}});
+    CHECK(fixture.host->ioctl_log == std::vector<std::string>{"device SET_IRQS index=2 start=1 count=1 trigger eventfd"});
+    CHECK(fixture.host->irq_fds[2] == std::vector<int>{msix->vector_fd(1)});
 
-    // Masking the vector takes its route away; unmasking brings it back.
+    // Masking the vector takes its route away and parks it; what the
+    // function raises meanwhile is delivered at unmask.
+    fixture.host->ioctl_log.clear();
     fixture.machine.mmio_write(entry + 12, 4, 1);
     CHECK(fixture.routing->committed.empty());
+    CHECK(fixture.host->ioctl_log == std::vector<std::string>{"device SET_IRQS index=2 start=1 count=1 trigger eventfd"});
+    REQUIRE(fixture.host->irq_fds[2] == std::vector<int>{fixture.device->msix_parked_fd(1)});
+    uint64_t one = 1;
+    REQUIRE(::write(fixture.host->irq_fds[2][0], &one, sizeof(one)) == sizeof(one));  // the function fires
+    CHECK(test::eventfd_count(msix->vector_fd(1)) == 0);
     fixture.machine.mmio_write(entry + 12, 4, 0);
     CHECK(fixture.routing->committed.size() == 1);
+    CHECK(fixture.host->irq_fds[2] == std::vector<int>{msix->vector_fd(1)});
+    CHECK(test::eventfd_count(msix->vector_fd(1)) == 1);
 
     fixture.host->ioctl_log.clear();
     fixture.set_config(0x72, 2, 0x0002);
