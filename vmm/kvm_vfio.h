@@ -13,5 +13,8 @@ namespace skiff {
 // Creates the VM's KVM VFIO device into `device` on first use, then
 // KVM_DEV_VFIO_GROUP_ADD of `group_fd`.
 [[nodiscard]] Result<void> add_vfio_group_to_kvm(const VmFd& vm, UniqueFd& device, int group_fd);
+// KVM_DEV_VFIO_GROUP_DEL, before the group is closed and its function
+// given back; failures are logged.
+void remove_vfio_group_from_kvm(int device, int group_fd);
 
 }  // namespace skiff

@@ -301,7 +301,12 @@ Result<void> Machine::add_vfio_device(PreparedNetwork& network) {
     // KVM learns of the group (non-coherent DMA, and what some IOMMUs need);
     // the device works without it.
     auto added = add_vfio_group_to_kvm(vm_, kvm_vfio_, network.vfio->group_fd());
-    if (!added.ok()) {
+    if (added.ok()) {
+        // kvm_vfio_ outlives the PCI devices (declared before the buses).
+        network.vfio->before_release([kvm_vfio = kvm_vfio_.get(), group_fd = network.vfio->group_fd()] {
+            remove_vfio_group_from_kvm(kvm_vfio, group_fd);
+        });
+    } else {
         spdlog::warn("{}: {}", network.name, added.error().message);
     }
     std::string name = fmt::format("vfio {} ({})", network.name, network.vfio->address());

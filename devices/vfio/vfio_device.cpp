@@ -165,6 +165,9 @@ Result<RegionInfo> VfioDevice::query_region(uint32_t index) const {
 }
 
 VfioDevice::~VfioDevice() {
+    for (auto it = before_release_.rbegin(); it != before_release_.rend(); ++it) {
+        (*it)();
+    }
     for (auto it = dma_.rbegin(); it != dma_.rend(); ++it) {
         vfio_iommu_type1_dma_unmap unmap{};
         unmap.argsz = sizeof(unmap);

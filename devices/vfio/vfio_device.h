@@ -17,6 +17,7 @@
 #include "vmm/guest_memory.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,6 +57,10 @@ public:
     // VFIO_IOMMU_MAP_DMA of every guest RAM region, IOVA = guest-physical.
     // The mappings stay until destruction; `memory` must outlive this object.
     [[nodiscard]] Result<void> map_dma(const GuestMemory& memory);
+
+    // `undo` runs first at destruction, while the fds are still open: for
+    // what others registered with them (KVM's VFIO device holds the group).
+    void before_release(std::function<void()> undo) { before_release_.push_back(std::move(undo)); }
 
     [[nodiscard]] const std::string& address() const { return binding_.address(); }
     [[nodiscard]] uint32_t group() const { return group_number_; }
@@ -101,6 +106,7 @@ private:
         uint64_t size;
     };
     std::vector<DmaMapping> dma_;
+    std::vector<std::function<void()>> before_release_;
 };
 
 // What mode=vfio names: a PCI address, or VF `vf` of PF interface `pf`, and

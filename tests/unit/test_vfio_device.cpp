@@ -76,8 +76,18 @@ TEST_CASE("DMA maps cover every guest RAM region and go, in reverse, before the 
                                      "container MAP_DMA iova=0x0 size=0x200000 flags=3",
                                      "container MAP_DMA iova=0x100000000 size=0x100000 flags=3",
                                  });
+        // What KVM's VFIO device needs undone runs first, fds still open.
+        bool hook_saw_open_device = false;
+        size_t hook_saw_dma = 0;
+        (*device)->before_release([&] {
+            hook_saw_open_device = host->device_open();
+            hook_saw_dma = host->dma.size();
+        });
         host->ioctl_log.clear();
         host->sysfs_log.clear();
+        device->reset();
+        CHECK(hook_saw_open_device);
+        CHECK(hook_saw_dma == 2);
     }
     CHECK(host->ioctl_log == std::vector<std::string>{
                                  "container UNMAP_DMA iova=0x100000000 size=0x100000",
