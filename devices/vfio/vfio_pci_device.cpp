@@ -166,7 +166,8 @@ Result<void> VfioPciDevice::add_capabilities(const RawConfig& raw) {
     while (offset >= pci::config::kFirstCapability && seen.insert(offset).second) {
         uint8_t id = raw[offset];
         uint8_t next = raw[offset + 1u] & 0xfc;
-        emulate(offset + 1u, 1);
+        // The id and next pointer are skiff's: the chain stays as built.
+        emulate(offset, 2);
         bool keep = true;
         if (id == pci_capability::kMsix) {
             TRY(setup_msix(offset));

@@ -9,7 +9,8 @@
 //     are kept here for the root's decoding and forwarded to the function);
 //   - the multi-function bit, the interrupt line and pin (no INTx: pin 0);
 //   - the MSI-X and MSI capabilities, emulated (below), and the capability
-//     pointers (so that a capability can be hidden).
+//     headers (ids and next pointers: the chain stays as skiff built it,
+//     so a capability can be hidden).
 // Capabilities in extended configuration space are out of reach (the root
 // has 256-byte configuration spaces).
 //

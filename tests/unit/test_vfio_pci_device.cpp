@@ -292,3 +292,27 @@ TEST_CASE("destroying the VFIO PCI device unmaps its slots, then the function go
     CHECK(!host->unbound_while_open);
     CHECK(host->driver_of(test::kVfAddress) == "ixgbevf");
 }
+
+TEST_CASE("a guest writing all ones everywhere cannot break skiff's parts of the config space", "[vfio][pci]") {
+    VfioPciFixture fixture;
+    for (uint16_t offset = 0; offset < 256; offset += 4) {
+        fixture.set_config(offset, 4, 0xffffffff);
+    }
+    CHECK(fixture.config(0x0e, 1) == 0x00);
+    CHECK(fixture.config(0x30, 4) == 0);
+    CHECK(fixture.config(0x3d, 1) == 0);
+    CHECK(fixture.config(0x10, 4) == 0xffff800c);  // BAR0's sizing mask and type
+    CHECK(fixture.config(0x14, 4) == 0xffffffff);
+    CHECK(fixture.config(0x18, 4) == 0xfffff000);
+    CHECK(fixture.config(0x1c, 4) == 0);
+    CHECK(capability_ids(fixture) == std::vector<uint8_t>{0x05, 0x11, 0x10});
+    CHECK(fixture.config(0x72, 2) == 0xc002);  // only enable and function mask took
+    CHECK(fixture.config(0x52, 2) == 0x0081);  // only enable took
+    CHECK(fixture.config(0x04, 2) == 0x0406);  // memory, bus master, INTx disable
+    // BARs outside the window are not decoded: no slots, no accesses.
+    CHECK(fixture.slots->slots.empty());
+    for (uint64_t offset = 0; offset < 0x9000; offset += 0x100) {
+        (void)fixture.machine.mmio_read(fixture.bar0 + offset, 4);
+        fixture.machine.mmio_write(fixture.bar0 + offset, 4, 0xffffffff);
+    }
+}
