@@ -288,8 +288,7 @@ Result<void> Machine::ensure_pci_root() {
 
 Result<void> Machine::add_pci_device(std::shared_ptr<pci::PciDevice> device) {
     TRY(ensure_pci_root());
-    uint8_t slot = TRY(pci_root_->add_device(device));
-    spdlog::debug("{}: PCI 00:{:02x}.0", device->name(), slot);
+    TRY(pci_root_->add_device(device));  // logs the slot
     return {};
 }
 

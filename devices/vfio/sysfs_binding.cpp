@@ -238,6 +238,8 @@ void DriverBinding::restore() {
     if (original_driver_) {
         warn(sysfs.write_file("sys/bus/pci/drivers_probe", address_));
         spdlog::info("{}: given back to {}", address_, bound_driver(sysfs, address_).value_or("no driver"));
+    } else {
+        spdlog::info("{}: unbound from vfio-pci (it had no driver before)", address_);
     }
 }
 
