@@ -30,7 +30,7 @@ std::array<Slot, CreatedLinks::kSlots> g_slots;
 
 constexpr std::array kCrashSignals{SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 std::array<struct sigaction, kCrashSignals.size()> g_previous{};
-std::once_flag g_install_once;
+std::mutex g_install_lock;
 
 // Only async-signal-safe calls from here on.
 void send_armed_requests() {
@@ -64,21 +64,26 @@ void on_crash_signal(int signal_number) {
     errno = saved_errno;
 }
 
+// (Re)installs the handler where someone else's is in place now: a
+// library or test harness may have replaced it since. What was there
+// stays in charge after ours. Called with g_install_lock held.
 void install_crash_handler() {
     for (size_t i = 0; i < kCrashSignals.size(); ++i) {
+        struct sigaction current {};
+        if (::sigaction(kCrashSignals[i], nullptr, &current) == 0 && current.sa_handler == on_crash_signal) {
+            continue;
+        }
         struct sigaction action {};
         action.sa_handler = on_crash_signal;
         sigemptyset(&action.sa_mask);
         action.sa_flags = SA_RESETHAND;
-        if (::sigaction(kCrashSignals[i], &action, &g_previous[i]) < 0) {
+        struct sigaction previous {};
+        if (::sigaction(kCrashSignals[i], &action, &previous) < 0) {
             spdlog::warn("installing the crash clean-up handler for signal {}: {}", kCrashSignals[i],
                          std::strerror(errno));
             continue;
         }
-        // A handler someone installed before us stays in charge after ours.
-        if (g_previous[i].sa_handler == on_crash_signal) {
-            g_previous[i].sa_handler = SIG_DFL;
-        }
+        g_previous[i] = previous;
     }
 }
 
@@ -89,7 +94,10 @@ std::optional<size_t> CreatedLinks::remember(const NetlinkMessage& delete_reques
     if (bytes.size() > kMaxMessage) {
         return std::nullopt;
     }
-    std::call_once(g_install_once, install_crash_handler);
+    {
+        std::lock_guard lock(g_install_lock);
+        install_crash_handler();
+    }
     for (size_t index = 0; index < g_slots.size(); ++index) {
         Slot& slot = g_slots[index];
         int expected = kFree;

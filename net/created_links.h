@@ -26,7 +26,7 @@ public:
     // kMaxMessage). Returns a slot for forget(), or nullopt when the
     // registry is full or the message too big (the interface is then only
     // removed on orderly exits; a warning says so). Installs the crash
-    // handler on first use. Thread-safe.
+    // handler (again, if another one replaced it since). Thread-safe.
     static std::optional<size_t> remember(const NetlinkMessage& delete_request);
     // Drops the request (the interface was deleted the ordinary way).
     static void forget(size_t slot);

@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>  // SIOCBRADDIF
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -169,6 +170,7 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     LinkInfo link;
     link.index = static_cast<unsigned>(info.ifi_index);
     link.up = (info.ifi_flags & IFF_UP) != 0;
+    link.ethernet = info.ifi_type == ARPHRD_ETHER && (info.ifi_flags & IFF_LOOPBACK) == 0;
     std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
     for_each_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
         if (type == IFLA_MASTER && payload.size() >= sizeof(uint32_t)) {

@@ -55,6 +55,7 @@ struct LinkInfo {
     std::optional<MacAddress> mac;        // IFLA_ADDRESS, for Ethernet-like devices
     std::optional<uint32_t> mtu;          // IFLA_MTU
     bool up = false;                      // IFF_UP
+    bool ethernet = false;                // ARPHRD_ETHER and not loopback: can carry a macvlan/macvtap
 };
 
 // Whether an interface of that name exists in this namespace.

@@ -73,23 +73,33 @@ Error create_error(const std::string& name, const std::string& link, const Macvt
         case EOPNOTSUPP:
             return Error::format("{}: this kernel has no macvtap support: load it (modprobe macvtap)", what);
         case EBUSY:
-            return Error::format("{}: {} is busy: it carries a macvtap/macvlan in passthru mode, or passthru was "
-                                 "asked and it already carries macvtap/macvlan interfaces (passthru needs the link "
-                                 "to itself)",
-                                 what, link);
+        case EINVAL:
+            // Not Ethernet (lo) and an MTU above the link's were checked
+            // before: what is left is passthru's rule.
+            return Error::format("{}: the kernel refused ({}): {} carries a macvtap/macvlan in passthru mode, or "
+                                 "passthru was asked and it already carries macvtap/macvlan interfaces (passthru "
+                                 "needs the link to itself)",
+                                 what, std::strerror(error), link);
         case EADDRINUSE:
             return Error::format("{}: MAC {} is already used by another macvtap/macvlan on {}: choose another mac=",
                                  what, options.mac ? options.mac->to_string() : std::string("?"), link);
-        case EINVAL:
-            return Error::format("{}: the kernel refused (invalid argument): {} must be an Ethernet device (not "
-                                 "lo){}",
-                                 what, link, options.mtu ? fmt::format(" and mtu={} within its limits", *options.mtu)
-                                                         : std::string());
         case ENODEV:
             return Error::format("{}: {} disappeared meanwhile", what, link);
         default:
             return Error::format("{}: {}", what, std::strerror(error));
     }
+}
+
+// RTM_NEWLINK on an existing index with IFLA_ADDRESS: the kernel's errno
+// (0 on success), so that EADDRINUSE can be told apart.
+Result<int> set_mac_by_index(unsigned index, const MacAddress& mac) {
+    NetlinkMessage request(RTM_NEWLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = static_cast<int>(index);
+    request.append_header(info);
+    request.put(IFLA_ADDRESS, std::as_bytes(std::span(mac.bytes)));
+    return netlink_transact(request);
 }
 
 // Opens /dev/tapN; waits a little for a node udev makes after the fact.
@@ -243,6 +253,11 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
         if (!lower) {
             return Error::format("macvtap '{}' does not exist: give link=IF to create it there", options.name);
         }
+        if (!lower->ethernet) {
+            return Error::format("link '{}' cannot carry a macvtap: it is not an Ethernet device (name a NIC, a VF, a "
+                                 "veth or a bridge in link=)",
+                                 options.link);
+        }
         if (options.mtu && lower->mtu && *options.mtu > *lower->mtu) {
             return Error::format("macvtap on {}: mtu={} is above {}'s MTU {}: a macvtap cannot exceed its link's "
                                  "(raise {}'s MTU or lower mtu=)",
@@ -318,7 +333,10 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
                                  options.link, mismatch, kCreateAttempts);
         }
         if (options.mac && (!passthru || TRY(interface_mac(macvtap->name_)) != *options.mac)) {
-            TRY(set_interface_mac(macvtap->name_, *options.mac).context_error("macvtap"));
+            int error = TRY(set_mac_by_index(macvtap->index_, *options.mac).context_error("macvtap"));
+            if (error != 0) {
+                return create_error(macvtap->name_, options.link, options, error);
+            }
         }
     }
 
@@ -327,7 +345,13 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
                      "up)",
                      macvtap->name_, options.link, options.link);
     }
-    TRY(set_link_up(macvtap->name_));
+    if (auto up = set_link_up(macvtap->name_); !up) {
+        if (macvtap->created_) {
+            return up.release_error();
+        }
+        // As for a tap: someone else's interface may be brought up later.
+        spdlog::warn("{}; until it is up, the guest's frames are dropped", up.error().message);
+    }
     macvtap->mac_ = TRY(interface_mac(macvtap->name_));
     macvtap->mtu_ = TRY(interface_mtu(macvtap->name_));
 

@@ -17,6 +17,7 @@
 #include <net/if.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,6 +133,11 @@ std::string name_left_by_crashing_child(int signal_number, void (*crash)()) {
         ::close(pipe_fds[0]);
         rlimit no_core{0, 0};
         ::setrlimit(RLIMIT_CORE, &no_core);  // no core file from the test's crash
+        // As in skiff: no other handler for the crash signals (Catch2 has
+        // its own in this process).
+        for (int crash_signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) {
+            ::signal(crash_signal, SIG_DFL);
+        }
         MacvtapOptions options;
         options.link = "vethA";
         options.mac = kGuestMac;
@@ -258,7 +264,7 @@ TEST_CASE("a passthru macvtap takes its link's MAC and the link to itself", "[ma
     MacvtapOptions another;
     another.link = "vethA";
     auto error = open_error(another);
-    CHECK_THAT(error, Catch::Contains("vethA is busy"));
+    CHECK_THAT(error, Catch::Contains("passthru needs the link to itself"));
 }
 
 TEST_CASE("an existing macvtap is used by name, keeps its MAC and stays", "[macvtap]") {
@@ -316,7 +322,7 @@ TEST_CASE("macvtap errors name the cause and the fix", "[macvtap]") {
 
     MacvtapOptions on_loopback;
     on_loopback.link = "lo";
-    CHECK_THAT(open_error(on_loopback), Catch::Contains("creating macvtap 'skiffmvt0' on lo: "));
+    CHECK_THAT(open_error(on_loopback), Catch::StartsWith("link 'lo' cannot carry a macvtap: it is not an Ethernet"));
 
     // Two macvtaps with one MAC on one link: the second is refused...
     MacvtapOptions first;
@@ -343,8 +349,9 @@ TEST_CASE("a macvtap skiff created is deleted when skiff crashes", "[macvtap][cr
     }
     SECTION("a real fault") {
         auto name = name_left_by_crashing_child(SIGSEGV, [] {
-            int* volatile nowhere = nullptr;  // read at run time: a real store, not a trap
-            *nowhere = 1;
+            // A store to a page mapped without access: a real fault.
+            void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            *static_cast<volatile int*>(page) = 1;
         });
         CHECK_FALSE(net::interface_exists(name));
     }
