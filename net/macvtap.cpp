@@ -308,8 +308,14 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
             // From here on the destructor (or the crash handler) deletes it.
             auto created = find_link(name);
             if (!created.ok() || !created->has_value()) {
-                return Error::format("macvtap '{}' on {}: created, then not found (deleted meanwhile?)", name,
-                                     options.link);
+                NetlinkMessage by_name(RTM_DELLINK, 0);
+                ifinfomsg info{};
+                info.ifi_family = AF_UNSPEC;
+                by_name.append_header(info);
+                by_name.put_string(IFLA_IFNAME, name);
+                (void)netlink_transact(by_name);  // nothing left behind, if it is there at all
+                return Error::format("macvtap '{}' on {}: created, then not found ({})", name, options.link,
+                                     created.ok() ? std::string("deleted meanwhile?") : created.error().message);
             }
             macvtap->name_ = name;
             macvtap->index_ = (*created)->index;
