@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>  // SIOCBRADDIF
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -168,12 +169,26 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     std::memcpy(&info, body.data(), sizeof(info));
     LinkInfo link;
     link.index = static_cast<unsigned>(info.ifi_index);
+    link.up = (info.ifi_flags & IFF_UP) != 0;
+    link.ethernet = info.ifi_type == ARPHRD_ETHER && (info.ifi_flags & IFF_LOOPBACK) == 0;
     std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
     for_each_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
         if (type == IFLA_MASTER && payload.size() >= sizeof(uint32_t)) {
             uint32_t master = 0;
             std::memcpy(&master, payload.data(), sizeof(master));
             link.master_index = master;
+        } else if (type == IFLA_LINK && payload.size() >= sizeof(uint32_t)) {
+            uint32_t lower = 0;
+            std::memcpy(&lower, payload.data(), sizeof(lower));
+            link.link_index = lower;
+        } else if (type == IFLA_MTU && payload.size() >= sizeof(uint32_t)) {
+            uint32_t mtu = 0;
+            std::memcpy(&mtu, payload.data(), sizeof(mtu));
+            link.mtu = mtu;
+        } else if (type == IFLA_ADDRESS && payload.size() == 6) {
+            MacAddress mac;
+            std::copy(payload.begin(), payload.end(), mac.bytes.begin());
+            link.mac = mac;
         } else if (type == IFLA_LINKINFO) {
             for_each_attribute(payload, [&](unsigned nested_type, auto nested) {
                 if (nested_type == IFLA_INFO_KIND) {
@@ -209,6 +224,14 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
             }
         });
         link.tun = tun;
+    } else if (link.kind == "macvtap" || link.kind == "macvlan") {
+        for_each_attribute(kind_data, [&](unsigned type, auto payload) {
+            if (type == IFLA_MACVLAN_MODE && payload.size() >= sizeof(uint32_t)) {
+                uint32_t mode = 0;
+                std::memcpy(&mode, payload.data(), sizeof(mode));
+                link.macvlan_mode = mode;
+            }
+        });
     }
     return std::optional<LinkInfo>{std::move(link)};
 }

@@ -50,6 +50,12 @@ struct LinkInfo {
     std::string kind;                     // IFLA_INFO_KIND: "tun", "bridge", "veth"; empty for NICs
     std::optional<unsigned> master_index; // the bridge (or bond) it is a port of
     std::optional<TunInfo> tun;           // for kind "tun"
+    std::optional<unsigned> link_index;   // IFLA_LINK: a macvtap's lower device, a veth's peer
+    std::optional<uint32_t> macvlan_mode; // IFLA_MACVLAN_MODE (MACVLAN_MODE_*), for kinds macvlan/macvtap
+    std::optional<MacAddress> mac;        // IFLA_ADDRESS, for Ethernet-like devices
+    std::optional<uint32_t> mtu;          // IFLA_MTU
+    bool up = false;                      // IFF_UP
+    bool ethernet = false;                // ARPHRD_ETHER and not loopback: can carry a macvlan/macvtap
 };
 
 // Whether an interface of that name exists in this namespace.

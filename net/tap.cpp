@@ -143,15 +143,18 @@ Result<ifreq> inspect_tap_fd(int fd) {
     }
     // IFF_NO_PI cannot be read from TUNGETIFF (IFF_NOFILTER shares its
     // bit there); the device's netlink attributes have it.
+    // A macvtap's /dev/tapN answers the same ioctls; it has no tun
+    // attributes and always runs without packet information.
     auto link = TRY(query_link(name).context_error(fmt::format("fd {}", fd)));
-    if (!link.tun) {
+    bool is_macvtap = link.kind == "macvtap";
+    if (!link.tun && !is_macvtap) {
         return Error::format("fd {}: the kernel reports no tun attributes for '{}'", fd, name);
     }
     std::vector<std::string_view> missing;
     if ((flags & IFF_VNET_HDR) == 0) {
         missing.push_back("IFF_VNET_HDR");
     }
-    if (link.tun->packet_info) {
+    if (!is_macvtap && link.tun->packet_info) {
         missing.push_back("IFF_NO_PI");
     }
     if (!missing.empty()) {

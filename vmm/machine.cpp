@@ -252,6 +252,9 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
         options.mtu = network.mtu;
         auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_);
         net_devices_.push_back(device);
+        if (network.macvtap) {
+            macvtaps_.push_back(std::move(network.macvtap));
+        }
         switch (network.config.transport) {
             case net::NetTransport::Mmio: {
                 const boot::AcpiMmioDevice& place = mmio_devices.at(mmio_slot++);

@@ -66,6 +66,9 @@ private:
     VmFd vm_;
     GuestMemory memory_;
     ConsoleOutput console_;
+    // Macvtaps skiff uses, declared before everything that holds the
+    // virtio-net devices so they go last (deleting the interfaces skiff made).
+    std::vector<std::unique_ptr<net::Macvtap>> macvtaps_;
     // Declared before the buses: the devices on them use these until they
     // are destroyed.
     std::unique_ptr<EventLoop> loop_;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "net/mac_address.h"
+#include "net/macvtap.h"
 #include "net/net_config.h"
 #include "net/tap.h"
 #include "vmm/result.h"
@@ -28,6 +29,9 @@ struct PreparedNetwork {
     // Modes tap, vhost and macvtap: the packet backend (a tap, or the
     // /dev/tapN of a macvtap) that the virtio-net device takes.
     std::unique_ptr<net::Tap> tap;
+    // Mode macvtap: the interface, deleted with it if skiff created it. The
+    // Machine keeps it until after the virtio-net device is gone.
+    std::unique_ptr<net::Macvtap> macvtap;
     net::MacAddress mac;
     uint16_t mtu = 1500;  // the host interface's, offered to the guest
     // Mode vfio: the function, bound to vfio-pci and opened (given back to

@@ -9,6 +9,9 @@
 #              mmio-acpi     virtio-mmio found in the DSDT (kernel variant `acpi`,
 #                            which has no command-line devices)
 #              pci           virtio-pci with MSI-X (minimal kernel)
+#              macvtap       virtio-mmio (minimal kernel) on a bridge-mode macvtap
+#                            that skiff creates on one end of a veth pair; the
+#                            pings come from the other end's namespace
 # Kernels come from guest-images/linux/build-kernel.sh (cached), or
 # $SKIFF_LINUX_DIR / $SKIFF_LINUX_ACPI_DIR.
 source "$(dirname "$0")/lib.sh"
@@ -31,16 +34,32 @@ case "$DISCOVERY" in
     mmio-cmdline) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=mmio ;;
     mmio-acpi) kernel="$(kernel_dir acpi "${SKIFF_LINUX_ACPI_DIR:-}")/vmlinux" transport=mmio ;;
     pci) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=pci ;;
+    macvtap) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=mmio ;;
     *) fail "unknown discovery $DISCOVERY" ;;
 esac
 [ -r "$kernel" ] || skip "kernel not available ($kernel)"
 "$repo/guest-images/linux/build-initramfs.sh" spin "$TEST_TMP/spin.cpio.gz" >/dev/null
 
 ns=$(make_netns a)
-add_tap "$ns" tap0 10.0.9.1/24
+if [ "$DISCOVERY" = macvtap ]; then
+    # skiff (in $ns) stacks its macvtap on vethA; pings come from vethB's
+    # namespace.
+    vm_ns=$ns
+    ns=$(make_netns peer)
+    in_ns "$vm_ns" ip link add vethA type veth peer name vethB
+    in_ns "$vm_ns" ip link set vethB netns "$ns"
+    in_ns "$vm_ns" ip link set vethA up
+    in_ns "$ns" ip addr add 10.0.9.1/24 dev vethB
+    in_ns "$ns" ip link set vethB up
+    net="mode=macvtap,link=vethA,transport=$transport"
+else
+    vm_ns=$ns
+    add_tap "$ns" tap0 10.0.9.1/24
+    net="mode=tap,ifname=tap0,transport=$transport"
+fi
 limit=${SKIFF_LINUX_BOOT_LIMIT:-900}
-start_skiff linux "$ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
-    --memory 256 --net "mode=tap,ifname=tap0,transport=$transport" \
+start_skiff linux "$vm_ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
+    --memory 256 --net "$net" \
     --cmdline "console=ttyS0 reboot=k panic=-1 ip=10.0.9.2::10.0.9.1:255.255.255.0::eth0:off" \
     --serial stdio --timeout "$limit"
 started=$SECONDS
@@ -58,4 +77,7 @@ ping_ok "$ns" 10.0.9.2 10 1472
 ping_ok "$ns" 10.0.9.2 5 8000
 stop_skiff linux
 grep -q "net0: activated" "$TEST_TMP/linux.err" || fail "virtio-net was not activated"
+if [ "$DISCOVERY" = macvtap ]; then
+    [ -z "$(in_ns "$vm_ns" ip -o link show type macvtap)" ] || fail "the macvtap outlived skiff"
+fi
 echo "PASS: Linux's virtio-net over $DISCOVERY answered every ping"

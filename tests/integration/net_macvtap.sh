@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The test guest on a macvtap (bridge mode) that skiff creates itself on
+# one end of a veth pair, over TRANSPORT (mmio or pci): from the namespace
+# of the other end, ping of small and MTU-sized packets with nothing lost
+# and UDP echo of many sizes with content checked. The macvtap is gone
+# after skiff exits on SIGTERM (status 0), and also after skiff dies of
+# CRASH_SIGNAL (ABRT or SEGV) sent from outside.
+# usage: net_macvtap.sh SKIFF TESTGUEST TRANSPORT CRASH_SIGNAL
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/net_lib.sh"
+SKIFF=$1 GUEST=$2 TRANSPORT=$3 CRASH_SIGNAL=$4
+require_kvm
+require_net
+
+vm_ns=$(make_netns vm)      # skiff and its macvtap on vethA
+peer_ns=$(make_netns peer)  # vethB with the guest's neighbour 10.0.7.1
+in_ns "$vm_ns" ip link add vethA type veth peer name vethB
+in_ns "$vm_ns" ip link set vethB netns "$peer_ns"
+in_ns "$vm_ns" ip link set vethA up
+in_ns "$peer_ns" ip addr add 10.0.7.1/24 dev vethB
+in_ns "$peer_ns" ip link set vethB up
+
+macvtaps() { in_ns "$vm_ns" ip -o link show type macvtap | awk -F': ' '{print $2}' | sed 's/@.*//'; }
+
+boot() {
+    start_skiff "$1" "$vm_ns" --log-level debug run --kernel "$GUEST" --memory 64 \
+        --net "mode=macvtap,link=vethA,transport=$TRANSPORT" \
+        --cmdline "ip=10.0.7.2::10.0.7.1:255.255.255.0" --timeout 300
+    wait_console "$1" '^skiff-testguest: network ready' 60
+    grep -q "^skiff-testguest: net0 $TRANSPORT " "$TEST_TMP/$1.out" || fail "the guest did not find net0 over $TRANSPORT"
+    local name
+    name=$(macvtaps)
+    [ -n "$name" ] || fail "no macvtap in skiff's namespace while it runs"
+    echo "  macvtap: $(in_ns "$vm_ns" ip -d -o link show "$name" | grep -o 'link/ether [0-9a-f:]*\|macvtap mode [a-z]*' | tr '\n' ' ')"
+}
+
+boot guest
+ping_ok "$peer_ns" 10.0.7.2 20 56
+ping_ok "$peer_ns" 10.0.7.2 5 1472
+udp_echo_ok "$peer_ns" 10.0.7.2
+stop_skiff guest
+grep -q "net0: activated" "$TEST_TMP/guest.err" || fail "no activation logged"
+grep -q "macvtap '.*' (/dev/tap[0-9]*): created" "$TEST_TMP/guest.err" || fail "skiff did not log the macvtap it created"
+[ -z "$(macvtaps)" ] || fail "macvtap $(macvtaps) left behind after SIGTERM"
+echo "  SIGTERM: exit 0, macvtap deleted"
+
+boot crash
+ping_ok "$peer_ns" 10.0.7.2 5 56
+kill -"$CRASH_SIGNAL" "$skiff_pid"
+set +e
+wait "$skiff_pid"
+status=$?
+set -e
+expected=$((128 + $(kill -l "$CRASH_SIGNAL")))
+[ "$status" -eq "$expected" ] || { show_skiff crash; fail "skiff exited $status after SIG$CRASH_SIGNAL (expected $expected)"; }
+[ -z "$(macvtaps)" ] || fail "macvtap $(macvtaps) left behind after SIG$CRASH_SIGNAL"
+echo "  SIG$CRASH_SIGNAL: died of it ($status), macvtap deleted"
+echo "PASS: test guest over virtio-$TRANSPORT on a macvtap: ping and UDP echo; no macvtap left after SIGTERM or SIG$CRASH_SIGNAL"
