@@ -8,6 +8,7 @@
 // file (network_setup_<mode>.cpp); prepare_network() dispatches.
 #pragma once
 
+#include "devices/virtio/vhost/vhost_backend.h"
 #include "net/mac_address.h"
 #include "net/net_config.h"
 #include "net/tap.h"
@@ -24,6 +25,9 @@ struct PreparedNetwork {
     // Modes tap, vhost and macvtap: the packet backend (a tap, or the
     // /dev/tapN of a macvtap) that the virtio-net device takes.
     std::unique_ptr<net::Tap> tap;
+    // Modes using vhost (vhost, macvtap with vhost=on): /dev/vhost-net,
+    // owned (VHOST_SET_OWNER done), for the virtio-net device to drive.
+    std::unique_ptr<vhost::VhostNetBackend> vhost;
     net::MacAddress mac;
     uint16_t mtu = 1500;  // the host interface's, offered to the guest
 };
