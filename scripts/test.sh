@@ -16,16 +16,15 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
 kvm_usable() { [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
-run_with_kvm() {
-    if kvm_usable; then
-        "$@"
-        return
-    fi
-    echo "test.sh: /dev/kvm is not usable here: running inside tests/l1vm/run.sh" >&2
+# in_l1vm [RUN.SH OPTIONS] -- COMMAND: COMMAND inside tests/l1vm/run.sh.
+in_l1vm() {
+    local options=()
+    while [ "$1" != -- ]; do options+=("$1"); shift; done
+    shift
     local status attempt
     for attempt in 1 2 3; do
         status=0
-        tests/l1vm/run.sh --cpus 2 --memory 4096 --timeout 2400 -- "$@" || status=$?
+        tests/l1vm/run.sh --cpus 2 --memory 4096 --timeout 2400 "${options[@]}" -- "$@" || status=$?
         # 122/123: the L1 VM itself failed (set-up, panic, lock-up), not a
         # test: run the label again in a fresh one (at most three times).
         if [ "$status" -ne 122 ] && [ "$status" -ne 123 ]; then
@@ -35,10 +34,21 @@ run_with_kvm() {
     done
     return "$status"
 }
+run_with_kvm() {
+    if kvm_usable; then
+        "$@"
+        return
+    fi
+    echo "test.sh: /dev/kvm is not usable here: running inside tests/l1vm/run.sh" >&2
+    in_l1vm -- "$@"
+}
 
 status=0
 ctest --test-dir build -L 'unit|host' --output-on-failure -j"$jobs" || status=1
 run_with_kvm ctest --test-dir "$top/build" -L kvm --output-on-failure || status=1
+# VFIO for real: always in an L1 VM with an emulated IOMMU and QEMU's edu
+# device to pass through (few hosts have a spare device and an IOMMU).
+in_l1vm --vfio-edu -- ctest --test-dir "$top/build" -L vfio --output-on-failure || status=1
 
 if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     linux_dir=$(guest-images/linux/build-kernel.sh | tail -n 1)

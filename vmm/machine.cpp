@@ -15,8 +15,11 @@
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
 #include "vmm/kvm_io_event_registrar.h"
+#include "vmm/kvm_memory_slots.h"
+#include "vmm/kvm_vfio.h"
 #include "devices/pci/pci_config_io.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "devices/vfio/vfio_pci_device.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/irq_routing.h"
 #include "vmm/vcpu_setup.h"
@@ -239,6 +242,10 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
                                              const std::vector<boot::AcpiMmioDevice>& mmio_devices) {
     size_t mmio_slot = 0;
     for (PreparedNetwork& network : networks) {
+        if (network.vfio) {
+            TRY(add_vfio_device(network));
+            continue;
+        }
         virtio::VirtioNetOptions options;
         options.name = network.name;
         options.mac = network.mac.bytes;
@@ -255,29 +262,56 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
                 spdlog::debug("{}: virtio-mmio at {:#x}, IRQ {}", device->name(), place.base.value(), place.irq);
                 break;
             }
-            case net::NetTransport::Pci:
-                TRY(add_pci_device(device));
+            case net::NetTransport::Pci: {
+                TRY(ensure_pci_root());
+                auto transport = TRY(virtio::VirtioPci::create(device, memory_, irq_routing_, io_events_.get()));
+                TRY(add_pci_device(transport));
                 break;
+            }
         }
     }
     return {};
 }
 
-Result<void> Machine::add_pci_device(std::shared_ptr<virtio::VirtioDevice> device) {
-    if (!pci_root_) {
-        // The PCI host bridge appears with the first PCI device: a VM
-        // without one has no PCI bus for its kernel to scan.
-        pci_root_ = std::make_shared<pci::PciRoot>();
-        irq_routing_ = std::make_shared<KvmIrqRouting>(vm_);
-        TRY(pio_.insert(std::make_shared<pci::PciConfigIo>(pci_root_), pci::kConfigAddressPort,
-                        pci::kConfigPortCount));
-        TRY(mmio_.insert(std::make_shared<pci::PciMmioWindow>(pci_root_), pci_root_->window().start,
-                         pci_root_->window().size));
+Result<void> Machine::ensure_pci_root() {
+    if (pci_root_) {
+        return {};
     }
-    auto transport = TRY(virtio::VirtioPci::create(device, memory_, irq_routing_, io_events_.get()));
-    uint8_t slot = TRY(pci_root_->add_device(transport));
-    spdlog::debug("{}: virtio-pci at 00:{:02x}.0", device->name(), slot);
+    // The PCI host bridge appears with the first PCI device: a VM without
+    // one has no PCI bus for its kernel to scan.
+    pci_root_ = std::make_shared<pci::PciRoot>();
+    irq_routing_ = std::make_shared<KvmIrqRouting>(vm_);
+    TRY(pio_.insert(std::make_shared<pci::PciConfigIo>(pci_root_), pci::kConfigAddressPort, pci::kConfigPortCount));
+    TRY(mmio_.insert(std::make_shared<pci::PciMmioWindow>(pci_root_), pci_root_->window().start,
+                     pci_root_->window().size));
     return {};
+}
+
+Result<void> Machine::add_pci_device(std::shared_ptr<pci::PciDevice> device) {
+    TRY(ensure_pci_root());
+    TRY(pci_root_->add_device(device));  // logs the slot
+    return {};
+}
+
+Result<void> Machine::add_vfio_device(PreparedNetwork& network) {
+    TRY(ensure_pci_root());
+    if (!memory_slots_) {
+        memory_slots_ = std::make_shared<KvmMemorySlots>(vm_, static_cast<uint32_t>(memory_.regions().size()));
+    }
+    // KVM learns of the group (non-coherent DMA, and what some IOMMUs need);
+    // the device works without it.
+    auto added = add_vfio_group_to_kvm(vm_, kvm_vfio_, network.vfio->group_fd());
+    if (added.ok()) {
+        // kvm_vfio_ outlives the PCI devices (declared before the buses).
+        network.vfio->before_release([kvm_vfio = kvm_vfio_.get(), group_fd = network.vfio->group_fd()] {
+            remove_vfio_group_from_kvm(kvm_vfio, group_fd);
+        });
+    } else {
+        spdlog::warn("{}: {}", network.name, added.error().message);
+    }
+    std::string name = fmt::format("vfio {} ({})", network.name, network.vfio->address());
+    auto device = TRY(vfio::VfioPciDevice::create(std::move(network.vfio), memory_, irq_routing_, memory_slots_, name));
+    return add_pci_device(device);
 }
 
 Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid) {

@@ -6,6 +6,7 @@
 #include "boot/acpi.h"
 #include "devices/io_event_registrar.h"
 #include "devices/legacy/boot_doorbell.h"
+#include "devices/memory_slots.h"
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/pci_root.h"
 #include "devices/virtio/net/virtio_net.h"
@@ -50,7 +51,11 @@ private:
     Result<void> create_devices(Clock::time_point process_start);
     Result<void> create_network_devices(std::vector<PreparedNetwork> networks,
                                         const std::vector<boot::AcpiMmioDevice>& mmio_devices);
-    Result<void> add_pci_device(std::shared_ptr<virtio::VirtioDevice> device);
+    // The PCI root (its configuration ports and MMIO window) and the MSI
+    // routing appear with the first PCI device.
+    Result<void> ensure_pci_root();
+    Result<void> add_pci_device(std::shared_ptr<pci::PciDevice> device);
+    Result<void> add_vfio_device(PreparedNetwork& network);
     Result<void> create_vcpus(const std::vector<kvm_cpuid_entry2>& supported_cpuid);
     void event_loop();
     void watch_console_input();
@@ -66,6 +71,8 @@ private:
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<IoEventRegistrar> io_events_;
     std::shared_ptr<pci::MsiRouting> irq_routing_;
+    std::shared_ptr<MemorySlots> memory_slots_;  // VFIO BARs, in KVM slots above guest RAM's
+    UniqueFd kvm_vfio_;                          // KVM's VFIO device, with the first VFIO group
     Bus pio_{"port I/O"};
     Bus mmio_{"MMIO"};
     VmLifecycle lifecycle_;

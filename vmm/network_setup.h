@@ -17,6 +17,10 @@
 #include <memory>
 #include <string>
 
+namespace skiff::vfio {
+class VfioDevice;
+}
+
 namespace skiff {
 
 struct PreparedNetwork {
@@ -30,6 +34,9 @@ struct PreparedNetwork {
     std::unique_ptr<vhost::VhostNetBackend> vhost;
     net::MacAddress mac;
     uint16_t mtu = 1500;  // the host interface's, offered to the guest
+    // Mode vfio: the function, bound to vfio-pci and opened (given back to
+    // its driver when the last owner goes).
+    std::shared_ptr<vfio::VfioDevice> vfio;
 };
 
 // Opens (or creates, or takes over) the host side of interface `index`;

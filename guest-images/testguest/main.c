@@ -4,13 +4,15 @@
 // report: shutdown (the default; i8042 reset), halt (spin at CPL3 until
 // the VMM is stopped from outside), fault (a page fault, to test crash
 // reporting), emulator (instructions KVM's emulator refuses, at CPL0),
-// echo (reads one console line and prints it back). With a virtio-net
+// echo (reads one console line and prints it back), edu (drives a
+// passed-through QEMU edu device, edu.h). With a virtio-net
 // device and no testguest.mode=, or with mode serve, sink or flood, the
 // guest serves the network forever instead (network.h).
 #include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu_count.h"
+#include "edu.h"
 #include "firmware_scan.h"
 #include "machine.h"
 #include "network.h"
@@ -75,6 +77,8 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
                        kernel_call(KERNEL_CALL_EMULATOR_INT3) == 1 ? "ok" : "wrong");
         console_printf("skiff-testguest: emulator cmpxchg16b=%s\n",
                        kernel_call(KERNEL_CALL_EMULATOR_CMPXCHG16B) == 1 ? "ok" : "wrong");
+    } else if (cmdline_value_is(mode, "edu")) {
+        edu_run();  // edu.h: a passed-through QEMU edu device
     } else if (mode != NULL && !cmdline_value_is(mode, "shutdown") && !network_mode) {
         console_printf("skiff-testguest: unknown testguest.mode=%.*s\n", (int)mode->value_length,
                        mode->value != NULL ? mode->value : "");

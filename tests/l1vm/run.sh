@@ -6,10 +6,12 @@
 # and COMMAND runs there with the caller's cwd and environment. See README.md.
 #
 # usage: run.sh [--cpus N] [--memory MiB] [--timeout SEC] [--share DIR]...
-#               [--force-vm] [--verbose] -- COMMAND [ARGS...]
+#               [--force-vm] [--vfio-edu] [--verbose] -- COMMAND [ARGS...]
 #
 # Defaults: --cpus 2 --memory 2048 --timeout 3600, --share the git top-level
-# of the current directory (or the current directory). Exit status: COMMAND's,
+# of the current directory (or the current directory). --vfio-edu (implies
+# --force-vm) adds an emulated VT-d IOMMU and QEMU's edu PCI device
+# (1234:11e8) for skiff's VFIO test to pass through. Exit status: COMMAND's,
 # or 122 the L1 VM could not set itself up, 123 its kernel panicked, locked up
 # or it stopped without a status, 124 the timeout expired, 125 usage or QEMU error.
 set -euo pipefail
@@ -27,7 +29,7 @@ usage() {
     exit "$exit_harness"
 }
 help() {
-    sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 }
 die() {
@@ -51,6 +53,7 @@ cpus=2
 memory=2048
 timeout=3600
 force_vm=0
+vfio_edu=0
 shares=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
         --timeout) [ $# -ge 2 ] || usage; positive_integer "$1" "$2"; timeout=$2; shift 2 ;;
         --share) [ $# -ge 2 ] || usage; shares+=("$2"); shift 2 ;;
         --force-vm) force_vm=1; shift ;;
+        --vfio-edu) vfio_edu=1; force_vm=1; shift ;;
         --verbose) verbose=1; shift ;;
         --) shift; break ;;
         -h | --help) help ;;
@@ -178,7 +182,7 @@ build_initramfs() {
 
     read_modules_dep
     for name in kvm-amd virtio_pci 9pnet_virtio 9p; do add_module R "$name"; done
-    for name in tun tap veth bridge macvlan macvtap vhost vhost_net; do
+    for name in tun tap veth bridge macvlan macvtap vhost vhost_net vfio vfio_iommu_type1 vfio-pci; do
         add_module O "$name"
     done
     : >"$staging/etc/l1vm-modules"
@@ -360,12 +364,20 @@ for feature in rdseed sha-ni fxsr-opt misalignsse 3dnowprefetch osvw topoext nri
     cpu_model+=,-$feature
 done
 # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
+append="console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests ${SKIFF_L1VM_APPEND:-}"
 qemu_args=(
     -nodefaults -no-user-config -display none -monitor none -no-reboot
     -machine q35 -accel tcg,thread=multi -cpu "$cpu_model"
     -smp "$cpus" -m "$memory"
     -kernel "$kernel_image" -initrd "$initramfs"
-    -append "console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests ${SKIFF_L1VM_APPEND:-}"
+)
+if [ "$vfio_edu" = 1 ]; then
+    # The IOMMU comes before every other PCI device (QEMU wants it so).
+    qemu_args+=(-device intel-iommu -device edu)
+    append+=" intel_iommu=on"
+fi
+qemu_args+=(
+    -append "$append"
     # multidevs=remap: the host root spans several file systems, whose
     # inode numbers collide (/proc and /sys both have inode 1) unless QEMU
     # makes the file IDs it hands out unique.

@@ -50,6 +50,14 @@ expect "linux64" "skiff-testguest: cpus=2"
 expect "linux64" 'skiff-testguest: cmdline=via linux64 q="a b"'
 expect "linux64" "skiff-testguest: shutting down"
 
+# The edu mode against QEMU's own edu device (what skiff's VFIO test passes
+# through): BAR, DMA and MSI paths of the guest code itself.
+boot "edu" 0 q35 1 "testguest.mode=edu" -kernel "$guest" -nic none -device edu
+expect "edu" "skiff-testguest: edu id=0x10000ed"
+expect "edu" "skiff-testguest: edu liveness=ok"
+expect "edu" "skiff-testguest: edu dma=ok (64 bytes to the device and back)"
+expect "edu" "skiff-testguest: edu msi=ok vector=0x41"
+
 boot "fault" 0 microvm 1 "testguest.mode=fault" -kernel "$guest"
 expect "fault" "skiff-testguest: faulting"
 if ! grep -q "^skiff-testguest: exception vector=14 error=0x4 .* cs=0x23 .* cr2=0x100000000$" "$output"; then
