@@ -250,7 +250,8 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
         options.name = network.name;
         options.mac = network.mac.bytes;
         options.mtu = network.mtu;
-        auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_);
+        auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_,
+                                                           std::move(network.vhost));
         net_devices_.push_back(device);
         if (network.macvtap) {
             macvtaps_.push_back(std::move(network.macvtap));

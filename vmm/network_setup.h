@@ -8,6 +8,7 @@
 // file (network_setup_<mode>.cpp); prepare_network() dispatches.
 #pragma once
 
+#include "devices/virtio/vhost/vhost_backend.h"
 #include "net/mac_address.h"
 #include "net/macvtap.h"
 #include "net/net_config.h"
@@ -32,6 +33,9 @@ struct PreparedNetwork {
     // Mode macvtap: the interface, deleted with it if skiff created it. The
     // Machine keeps it until after the virtio-net device is gone.
     std::unique_ptr<net::Macvtap> macvtap;
+    // Modes using vhost (vhost, macvtap with vhost=on): /dev/vhost-net,
+    // owned (VHOST_SET_OWNER done), for the virtio-net device to drive.
+    std::unique_ptr<vhost::VhostNetBackend> vhost;
     net::MacAddress mac;
     uint16_t mtu = 1500;  // the host interface's, offered to the guest
     // Mode vfio: the function, bound to vfio-pci and opened (given back to

@@ -1,5 +1,7 @@
 #include "devices/pci/msix.h"
 
+#include <poll.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -158,7 +160,7 @@ void Msix::pba_read(uint64_t offset, std::span<uint8_t> data) const {
         uint8_t byte = 0;
         for (unsigned bit = 0; bit < 8 && at >= offset; ++bit) {
             uint64_t index = at * 8 + bit;
-            if (at < pba_size() && index < vectors_.size() && vectors_[index].pending) {
+            if (at < pba_size() && index < vectors_.size() && is_pending(vectors_[index])) {
                 byte = static_cast<uint8_t>(byte | (1u << bit));
             }
         }
@@ -187,7 +189,7 @@ uint32_t Msix::vector_gsi(uint16_t vector) const { return vector < vectors_.size
 
 bool Msix::pending(uint16_t vector) const {
     std::lock_guard lock(mutex_);
-    return vector < vectors_.size() && vectors_[vector].pending;
+    return vector < vectors_.size() && is_pending(vectors_[vector]);
 }
 
 bool Msix::can_fire(const Vector& vector) const {
@@ -206,7 +208,20 @@ void Msix::synchronize() {
                 vector.routed_data = vector.entry.data;
                 changed = true;
             }
-        } else if (vector.routed) {
+            continue;
+        }
+        // Masked: KVM lets go of the eventfd before its route goes, so that
+        // what vhost or VFIO write to it from now on stays in its counter,
+        // pending, instead of raising a GSI without a route.
+        if (vector.irqfd_registered) {
+            auto status = routing_->unregister_irqfd(vector.event_fd->fd(), vector.gsi);
+            if (status.ok()) {
+                vector.irqfd_registered = false;
+            } else {
+                spdlog::warn("MSI-X: masking a vector: {}", status.error().message);
+            }
+        }
+        if (vector.routed) {
             routing_->remove_route(vector.gsi);
             vector.routed = false;
             changed = true;
@@ -218,13 +233,42 @@ void Msix::synchronize() {
             spdlog::warn("MSI-X: updating interrupt routes: {}", status.error().message);
         }
     }
-    // Only now, with the route in place, may a pending vector go out.
+    // Only now, with the route in place, may the eventfd reach KVM again
+    // and a pending vector go out. What was written to the eventfd while
+    // masked counts as pending; a write racing with the registration is
+    // seen by KVM itself, which injects an eventfd found already signalled.
     for (Vector& vector : vectors_) {
-        if (vector.pending && can_fire(vector)) {
+        if (!can_fire(vector)) {
+            continue;
+        }
+        if (!vector.irqfd_registered) {
+            if (vector.event_fd->consume() != 0) {
+                vector.pending = true;
+            }
+            auto status = routing_->register_irqfd(vector.event_fd->fd(), vector.gsi);
+            if (status.ok()) {
+                vector.irqfd_registered = true;
+            } else {
+                spdlog::warn("MSI-X: unmasking a vector: {}", status.error().message);
+            }
+        }
+        if (vector.pending) {
             vector.pending = false;
             deliver(vector);
         }
     }
+}
+
+bool Msix::is_pending(const Vector& vector) const {
+    if (vector.pending) {
+        return true;
+    }
+    if (vector.irqfd_registered || !vector.event_fd) {
+        return false;
+    }
+    // Written directly (vhost, VFIO) while masked: still in the counter.
+    pollfd poll_fd{vector.event_fd->fd(), POLLIN, 0};
+    return ::poll(&poll_fd, 1, 0) == 1 && (poll_fd.revents & POLLIN) != 0;
 }
 
 void Msix::deliver(Vector& vector) { vector.event_fd->signal(); }

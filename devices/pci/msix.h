@@ -10,9 +10,14 @@
 // accesses to table_read/table_write/pba_read. The capability bytes live in
 // its configuration space; it forwards message control writes.
 //
-// An eventfd written directly (vhost, VFIO) while its vector is masked
-// reaches a GSI without a route and is lost, not made pending: KVM keeps no
-// pending bits. Drivers mask vectors only while reprogramming them.
+// An eventfd may also be written directly, without skiff (vhost's call fd,
+// VFIO's interrupt eventfd). KVM keeps no pending bits, and a write to an
+// irqfd whose GSI has no route is lost; so while a vector is masked its
+// irqfd is unregistered (before the route goes): writes then stay in the
+// eventfd's counter, show in the PBA, and are delivered when the vector is
+// unmasked (route first, then the irqfd again). Before the guest first
+// touches MSI-X (set_message_control or a table write) the irqfds are
+// registered without routes; nothing writes them that early.
 //
 // Threads: table and control accesses come from vCPU threads, fire() from
 // the device's data path; one lock orders them.
@@ -110,8 +115,10 @@ private:
 
     explicit Msix(std::shared_ptr<MsiRouting> routing) : routing_(std::move(routing)) {}
     [[nodiscard]] bool can_fire(const Vector& vector) const;
-    // Brings the routes in line with the table and control bits, commits,
-    // then delivers vectors that became unmasked with their bit pending.
+    // Pending bit or, while the irqfd is unregistered, a signalled eventfd.
+    [[nodiscard]] bool is_pending(const Vector& vector) const;
+    // Brings the routes and irqfds in line with the table and control bits,
+    // commits, then delivers vectors that became unmasked while pending.
     // Called with mutex_ held.
     void synchronize();
     void deliver(Vector& vector);

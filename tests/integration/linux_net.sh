@@ -4,7 +4,9 @@
 # no system call (guest user space cannot make them on some hosts), and the
 # host pings the guest kernel with nothing lost: small, MTU-sized
 # (-s 1472) and fragmented (-s 8000, reassembled by the guest) packets.
-# usage: linux_net.sh SKIFF DISCOVERY
+# usage: linux_net.sh SKIFF DISCOVERY [MODE]
+#   MODE: tap (default) or vhost (the kernel's vhost-net moves the packets;
+#         needs /dev/vhost-net)
 #   DISCOVERY: mmio-cmdline  virtio-mmio named by virtio_mmio.device= (minimal kernel)
 #              mmio-acpi     virtio-mmio found in the DSDT (kernel variant `acpi`,
 #                            which has no command-line devices)
@@ -16,7 +18,7 @@
 # $SKIFF_LINUX_DIR / $SKIFF_LINUX_ACPI_DIR.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/net_lib.sh"
-SKIFF=$1 DISCOVERY=$2
+SKIFF=$1 DISCOVERY=$2 MODE=${3:-tap}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 require_kvm
@@ -38,6 +40,10 @@ case "$DISCOVERY" in
     *) fail "unknown discovery $DISCOVERY" ;;
 esac
 [ -r "$kernel" ] || skip "kernel not available ($kernel)"
+if [ "$MODE" = vhost ]; then
+    [ -c /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
+    [ -c /dev/vhost-net ] || skip "no /dev/vhost-net (modprobe vhost_net)"
+fi
 "$repo/guest-images/linux/build-initramfs.sh" spin "$TEST_TMP/spin.cpio.gz" >/dev/null
 
 ns=$(make_netns a)
@@ -58,8 +64,13 @@ else
     net="mode=tap,ifname=tap0,transport=$transport"
 fi
 limit=${SKIFF_LINUX_BOOT_LIMIT:-900}
+<<<<<<< HEAD
 start_skiff linux "$vm_ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
     --memory 256 --net "$net" \
+=======
+start_skiff linux "$ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
+    --memory 256 --net "mode=$MODE,ifname=tap0,transport=$transport" \
+>>>>>>> wip/vhost
     --cmdline "console=ttyS0 reboot=k panic=-1 ip=10.0.9.2::10.0.9.1:255.255.255.0::eth0:off" \
     --serial stdio --timeout "$limit"
 started=$SECONDS
@@ -76,8 +87,18 @@ ping_ok "$ns" 10.0.9.2 20 56
 ping_ok "$ns" 10.0.9.2 10 1472
 ping_ok "$ns" 10.0.9.2 5 8000
 stop_skiff linux
+<<<<<<< HEAD
 grep -q "net0: activated" "$TEST_TMP/linux.err" || fail "virtio-net was not activated"
 if [ "$DISCOVERY" = macvtap ]; then
     [ -z "$(in_ns "$vm_ns" ip -o link show type macvtap)" ] || fail "the macvtap outlived skiff"
 fi
 echo "PASS: Linux's virtio-net over $DISCOVERY answered every ping"
+=======
+if [ "$MODE" = vhost ]; then
+    grep -q "net0: vhost-net activated" "$TEST_TMP/linux.err" || fail "vhost-net was not activated"
+    grep -h "net0: vhost-net" "$TEST_TMP/linux.err" | sed 's/^/  skiff| /'
+else
+    grep -q "net0: activated" "$TEST_TMP/linux.err" || fail "virtio-net was not activated"
+fi
+echo "PASS: Linux's virtio-net over $DISCOVERY (mode=$MODE) answered every ping"
+>>>>>>> wip/vhost

@@ -195,7 +195,7 @@ TEST_CASE("VFIO BARs: trapped accesses are forwarded at the region's offset", "[
     CHECK(fixture.host->region_log.back() == "write 0 0x4030 4");
 }
 
-TEST_CASE("VFIO MSI-X: enabling wires the vectors through SET_IRQS; routes follow masking", "[vfio][pci]") {
+TEST_CASE("VFIO MSI-X: enabling wires the vectors through SET_IRQS, routes follow masking", "[vfio][pci]") {
     VfioPciFixture fixture;
     const pci::Msix* msix = fixture.device->msix();
     REQUIRE(msix != nullptr);
@@ -208,7 +208,9 @@ TEST_CASE("VFIO MSI-X: enabling wires the vectors through SET_IRQS; routes follo
     REQUIRE(fixture.host->irq_fds[2].size() == 3);
     for (uint16_t vector = 0; vector < 3; ++vector) {
         CHECK(fixture.host->irq_fds[2][vector] == fixture.device->msix_parked_fd(vector));
-        CHECK(fixture.routing->irqfds.at(msix->vector_gsi(vector)) == msix->vector_fd(vector));
+        // Masked: KVM's irqfd on the vector's eventfd is registered only
+        // while the vector can fire (pci::Msix holds direct writes meanwhile).
+        CHECK_FALSE(fixture.routing->irqfds.contains(msix->vector_gsi(vector)));
     }
     CHECK(fixture.config(0x72, 2) == 0xc002);
 

@@ -1,10 +1,27 @@
 // The virtio-net device, control plane: features, configuration space,
-// activation and reset. The data path is net::QueuePair on the event loop.
+// activation and reset. The data path is either net::QueuePair on the event
+// loop (in-process), or the kernel's vhost-net worker (vhost mode: a
+// VhostNetBackend given at construction).
+//
+// vhost mode: the offered ring and transport features are those vhost's
+// GET_FEATURES has (the net offload bits stay as the tap allows: the tap
+// does them through its vnet header). activate() sets the tap's offloads,
+// starts the vrings (vhost_vrings.h) with the transport's kick fds and, as
+// call fds, the interrupt's irqfd per queue (virtio-pci's MSI-X vector
+// eventfd) or, where the transport must run code on each interrupt
+// (virtio-mmio's InterruptStatus), a relay eventfd that the event loop
+// turns into signal_queue(); then attaches the tap to both queues
+// (VHOST_NET_SET_BACKEND). skiff then polls neither the kick fds nor the
+// tap. reset(), a new activation and the destructor detach the tap (fd
+// -1), stop the vrings (GET_VRING_BASE) and drop the relays. The packet
+// counters stay at zero: the kernel moves the packets.
 #pragma once
 
+#include "devices/virtio/vhost/vhost_backend.h"
 #include "devices/virtio/virtio_device.h"
 #include "net/backend.h"
 #include "net/queue_pair.h"
+#include "vmm/event_fd.h"
 #include "vmm/event_loop.h"
 
 #include <array>
@@ -12,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace skiff::virtio {
 
@@ -23,7 +41,10 @@ struct VirtioNetOptions {
 
 class VirtioNet final : public VirtioDevice {
 public:
-    VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> backend, EventLoop& loop);
+    // `vhost` null: the in-process data path. Otherwise vhost mode, on
+    // `backend`'s fd (a tap); the device owns the vhost session.
+    VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> backend, EventLoop& loop,
+              std::unique_ptr<vhost::VhostNetBackend> vhost = nullptr);
     ~VirtioNet() override;
 
     [[nodiscard]] DeviceType device_type() const override { return DeviceType::Net; }
@@ -39,12 +60,17 @@ public:
 
     [[nodiscard]] const net::NetCounters& counters() const { return counters_; }
     [[nodiscard]] net::NetBackend& backend() { return *backend_; }
+    [[nodiscard]] bool uses_vhost() const { return vhost_ != nullptr; }
 
 private:
     void on_kick(int fd, bool receive);
     void on_backend(uint32_t events);
     void after_processing();  // under mutex_
     void stop();              // under mutex_
+    [[nodiscard]] Result<void> start_in_process(Activation activation, const net::Offloads& offloads);
+    [[nodiscard]] Result<void> start_vhost(Activation activation);  // under mutex_
+    void stop_vhost();                                              // under mutex_
+    void on_relay(uint16_t queue_index);
 
     VirtioNetOptions options_;
     std::unique_ptr<net::NetBackend> backend_;
@@ -57,6 +83,14 @@ private:
     Activation activation_;
     std::unique_ptr<net::QueuePair> queue_pair_;
     uint32_t backend_interest_ = 0;
+
+    // vhost mode.
+    std::unique_ptr<vhost::VhostNetBackend> vhost_;
+    uint64_t vhost_features_ = 0;  // its GET_FEATURES
+    bool vhost_running_ = false;   // vrings started (tap attached or not)
+    std::shared_ptr<VirtioInterrupt> vhost_interrupt_;
+    // Per queue: the relay eventfd registered on the loop, if the queue uses one.
+    std::vector<std::optional<EventFd>> relays_;
 };
 
 }  // namespace skiff::virtio
