@@ -57,20 +57,15 @@ if [ "$DISCOVERY" = macvtap ]; then
     in_ns "$vm_ns" ip link set vethA up
     in_ns "$ns" ip addr add 10.0.9.1/24 dev vethB
     in_ns "$ns" ip link set vethB up
-    net="mode=macvtap,link=vethA,transport=$transport"
+    net="mode=macvtap,link=vethA,transport=$transport,vhost=$([ "$MODE" = vhost ] && echo on || echo off)"
 else
     vm_ns=$ns
     add_tap "$ns" tap0 10.0.9.1/24
-    net="mode=tap,ifname=tap0,transport=$transport"
+    net="mode=$MODE,ifname=tap0,transport=$transport"
 fi
 limit=${SKIFF_LINUX_BOOT_LIMIT:-900}
-<<<<<<< HEAD
 start_skiff linux "$vm_ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
     --memory 256 --net "$net" \
-=======
-start_skiff linux "$ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
-    --memory 256 --net "mode=$MODE,ifname=tap0,transport=$transport" \
->>>>>>> wip/vhost
     --cmdline "console=ttyS0 reboot=k panic=-1 ip=10.0.9.2::10.0.9.1:255.255.255.0::eth0:off" \
     --serial stdio --timeout "$limit"
 started=$SECONDS
@@ -87,13 +82,9 @@ ping_ok "$ns" 10.0.9.2 20 56
 ping_ok "$ns" 10.0.9.2 10 1472
 ping_ok "$ns" 10.0.9.2 5 8000
 stop_skiff linux
-<<<<<<< HEAD
-grep -q "net0: activated" "$TEST_TMP/linux.err" || fail "virtio-net was not activated"
 if [ "$DISCOVERY" = macvtap ]; then
     [ -z "$(in_ns "$vm_ns" ip -o link show type macvtap)" ] || fail "the macvtap outlived skiff"
 fi
-echo "PASS: Linux's virtio-net over $DISCOVERY answered every ping"
-=======
 if [ "$MODE" = vhost ]; then
     grep -q "net0: vhost-net activated" "$TEST_TMP/linux.err" || fail "vhost-net was not activated"
     grep -h "net0: vhost-net" "$TEST_TMP/linux.err" | sed 's/^/  skiff| /'
@@ -101,4 +92,3 @@ else
     grep -q "net0: activated" "$TEST_TMP/linux.err" || fail "virtio-net was not activated"
 fi
 echo "PASS: Linux's virtio-net over $DISCOVERY (mode=$MODE) answered every ping"
->>>>>>> wip/vhost

@@ -387,7 +387,7 @@ TEST_CASE("cmpxchg16b compares RDX:RAX and stores RCX:RBX", "[x86]") {
     CHECK(guest.get64(kData + 0x50) == 9);
 }
 
-TEST_CASE("cmpxchg16b faults: misaligned, register operand; other /digits refused", "[x86]") {
+TEST_CASE("cmpxchg16b faults: misaligned, register operand, other /digits refused", "[x86]") {
     FakeGuest guest(kData, 0x100);
     VcpuState state = long_mode();
     state.regs.rsi = kData + 0x48;

@@ -132,7 +132,7 @@ TEST_CASE("VFIO BARs: sizes from the regions, 64-bit pair, I/O BAR hidden, reloc
     CHECK(fixture.device->bars()[0].address == 0x100000000);
 }
 
-TEST_CASE("VFIO BARs: mmap'able parts are KVM slots, except the MSI-X pages; they follow the BAR", "[vfio][pci]") {
+TEST_CASE("VFIO BARs: mmap'able parts are KVM slots, except the MSI-X pages, and they follow the BAR", "[vfio][pci]") {
     VfioPciFixture fixture;
     CHECK(fixture.host->mmap_log == std::vector<std::string>{"mmap 0 0x0+0x4000", "mmap 0 0x6000+0x2000",
                                                              "mmap 2 0x0+0x1000"});

@@ -77,7 +77,7 @@ TEST_CASE("a group with a function bound elsewhere is not viable, and the error 
                                  "0000:03:10.2 (ixgbevf), 0000:03:10.4 (ixgbevf))"));
 }
 
-TEST_CASE("binding goes driver_override, unbind, drivers_probe; destruction gives the function back", "[vfio]") {
+TEST_CASE("binding goes driver_override, unbind, drivers_probe, and destruction gives the function back", "[vfio]") {
     auto host = standard();
     {
         auto binding = DriverBinding::bind_to_vfio_pci(host, test::kVfAddress);
