@@ -541,45 +541,35 @@ void VfioPciDevice::after_msi_write() {
     }
 }
 
+size_t VfioPciDevice::piece_length(uint8_t bar, uint64_t at, size_t length) const {
+    // An access is split where the MSI-X table and PBA begin and end.
+    for (const MsixArea* area : {&msix_table_, &msix_pba_}) {
+        if (area->bar != bar || area->size == 0) {
+            continue;
+        }
+        if (area->contains(bar, at)) {
+            length = std::min<size_t>(length, area->offset + area->size - at);
+        } else if (area->offset > at) {
+            length = std::min<size_t>(length, area->offset - at);
+        }
+    }
+    return length;
+}
+
 void VfioPciDevice::bar_read(uint8_t bar, uint64_t offset, std::span<uint8_t> data) {
     std::lock_guard lock(mutex_);
-    // Split where the MSI-X table and PBA begin and end.
-    size_t done = 0;
-    while (done < data.size()) {
-        uint64_t at = offset + done;
-        size_t piece = data.size() - done;
-        for (const MsixArea* area : {&msix_table_, &msix_pba_}) {
-            if (area->bar != bar || area->size == 0) {
-                continue;
-            }
-            if (area->contains(bar, at)) {
-                piece = std::min<size_t>(piece, area->offset + area->size - at);
-            } else if (area->offset > at) {
-                piece = std::min<size_t>(piece, area->offset - at);
-            }
-        }
-        read_piece(bar, at, data.subspan(done, piece));
+    for (size_t done = 0; done < data.size();) {
+        size_t piece = piece_length(bar, offset + done, data.size() - done);
+        read_piece(bar, offset + done, data.subspan(done, piece));
         done += piece;
     }
 }
 
 void VfioPciDevice::bar_write(uint8_t bar, uint64_t offset, std::span<const uint8_t> data) {
     std::lock_guard lock(mutex_);
-    size_t done = 0;
-    while (done < data.size()) {
-        uint64_t at = offset + done;
-        size_t piece = data.size() - done;
-        for (const MsixArea* area : {&msix_table_, &msix_pba_}) {
-            if (area->bar != bar || area->size == 0) {
-                continue;
-            }
-            if (area->contains(bar, at)) {
-                piece = std::min<size_t>(piece, area->offset + area->size - at);
-            } else if (area->offset > at) {
-                piece = std::min<size_t>(piece, area->offset - at);
-            }
-        }
-        write_piece(bar, at, data.subspan(done, piece));
+    for (size_t done = 0; done < data.size();) {
+        size_t piece = piece_length(bar, offset + done, data.size() - done);
+        write_piece(bar, offset + done, data.subspan(done, piece));
         done += piece;
     }
 }

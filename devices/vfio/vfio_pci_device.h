@@ -155,6 +155,8 @@ private:
     void sync_msix_parking();
     void unmap_slots(BarState& bar);
     void map_slots(BarState& bar, uint64_t address);
+    // How much of an access at `at` stays on one side of an MSI-X area edge.
+    [[nodiscard]] size_t piece_length(uint8_t bar, uint64_t at, size_t length) const;
     void read_piece(uint8_t bar, uint64_t offset, std::span<uint8_t> data);
     void write_piece(uint8_t bar, uint64_t offset, std::span<const uint8_t> data);
     [[nodiscard]] BarState* find_bar(uint8_t index);

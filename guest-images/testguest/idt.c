@@ -4,7 +4,11 @@
 #include "console.h"
 #include "descriptor_tables.h"
 #include "emulator_check.h"
+#include "io.h"
 #include "x86.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 struct interrupt_gate {
     uint16_t offset_low;
@@ -56,10 +60,65 @@ void idt_install(void) {
 volatile uint64_t breakpoints_expected;
 volatile uint64_t breakpoints_taken;
 
+#define VECTOR_GENERAL_PROTECTION 13
+
+// Completes, at CPL0, a port I/O or cli/sti instruction that faulted at
+// CPL3. The drop to user mode sets IOPL 3, so on hardware (and nested KVM
+// with SVM) these never fault; a host whose KVM runs guest user mode in
+// host user mode (kvm_pvm) does not honour IOPL and raises #GP instead.
+// Returns false for any other instruction. Only the forms the test guest
+// uses: in/out with DX or an 8-bit port, 8/16/32 bits.
+static bool complete_user_io(struct interrupt_frame *frame) {
+    if (frame->vector != VECTOR_GENERAL_PROTECTION || frame->error_code != 0 || (frame->cs & 3) != 3) {
+        return false;
+    }
+    const uint8_t *code = (const uint8_t *)frame->rip;
+    unsigned length = 0;
+    bool operand16 = false;
+    if (code[0] == 0x66) {
+        operand16 = true;
+        ++length;
+    }
+    uint8_t opcode = code[length++];
+    uint16_t port = (uint16_t)frame->rdx;
+    if (opcode >= 0xe4 && opcode <= 0xe7) {
+        port = code[length++];
+    } else if (opcode == 0xfa || opcode == 0xfb) {
+        // cli/sti: the guest's own interrupt flag, in the frame iret restores.
+        frame->rflags = opcode == 0xfa ? frame->rflags & ~0x200ull : frame->rflags | 0x200ull;
+        frame->rip += length;
+        return !operand16;
+    } else if (opcode < 0xec || opcode > 0xef) {
+        return false;
+    }
+    bool byte = (opcode & 1) == 0;
+    bool out = (opcode & 2) != 0;
+    if (out) {
+        if (byte) {
+            outb(port, (uint8_t)frame->rax);
+        } else if (operand16) {
+            outw(port, (uint16_t)frame->rax);
+        } else {
+            outl(port, (uint32_t)frame->rax);
+        }
+    } else if (byte) {
+        frame->rax = (frame->rax & ~0xffull) | inb(port);
+    } else if (operand16) {
+        frame->rax = (frame->rax & ~0xffffull) | inw(port);
+    } else {
+        frame->rax = inl(port);  // a 32-bit result zero-extends
+    }
+    frame->rip += length;
+    return true;
+}
+
 void exception_handler(struct interrupt_frame *frame) {
     if (frame->vector == VECTOR_BREAKPOINT && breakpoints_expected > 0) {
         --breakpoints_expected;
         ++breakpoints_taken;
+        return;
+    }
+    if (complete_user_io(frame)) {
         return;
     }
     console_printf("skiff-testguest: exception vector=%lu error=%#lx rip=%#lx cs=%#lx "

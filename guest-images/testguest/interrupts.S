@@ -61,7 +61,8 @@ exception_common:
         movq %rsp, %rdi
         call exception_handler
         // Returns only for an exception the guest expected (a breakpoint
-        // in the forced-emulation check): resume after it.
+        // in the forced-emulation check) or one it completed (port I/O at
+        // CPL3 on a host that ignores IOPL): resume where the frame says.
         RESTORE_REGISTERS
         addq $16, %rsp
         iretq

@@ -63,7 +63,8 @@ void idt_install(void);
 // resets, or exits with -no-reboot).
 __attribute__((noreturn)) void x86_triple_fault(void);
 
-// Called by the interrupt stubs. Returns only for an expected breakpoint.
+// Called by the interrupt stubs. Returns only for an expected breakpoint, or
+// after completing a port I/O that faulted at CPL3 (a host ignoring IOPL).
 void exception_handler(struct interrupt_frame *frame);
 void kernel_call_handler(struct interrupt_frame *frame);
 

@@ -17,6 +17,17 @@
 #include <string>
 #include <vector>
 
+// The value of a Result, or the test fails with its error message (a GNU
+// statement expression: Catch's FAIL must run in the test's own scope).
+#define REQUIRE_OK(expression)                  \
+    ({                                          \
+        auto _test_result = (expression);       \
+        if (!_test_result.ok()) {               \
+            FAIL(_test_result.error().message); \
+        }                                       \
+        std::move(_test_result).value();        \
+    })
+
 namespace skiff::test {
 
 using Bytes = std::vector<uint8_t>;

@@ -11,15 +11,6 @@
 using namespace skiff;
 using namespace skiff::test;
 
-#define REQUIRE_OK(expression)                  \
-    ({                                          \
-        auto _test_result = (expression);       \
-        if (!_test_result.ok()) {               \
-            FAIL(_test_result.error().message); \
-        }                                       \
-        std::move(_test_result).value();        \
-    })
-
 namespace {
 
 void fresh_namespace() {

@@ -32,15 +32,6 @@ using net::Macvtap;
 using net::MacvtapMode;
 using net::MacvtapOptions;
 
-#define REQUIRE_OK(expression)                  \
-    ({                                          \
-        auto _test_result = (expression);       \
-        if (!_test_result.ok()) {               \
-            FAIL(_test_result.error().message); \
-        }                                       \
-        std::move(_test_result).value();        \
-    })
-
 namespace {
 
 constexpr net::MacAddress kGuestMac{{0x02, 0x00, 0x00, 0x00, 0x88, 0x01}};

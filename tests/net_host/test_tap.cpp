@@ -28,16 +28,6 @@ using net::IoResult;
 using net::Tap;
 using net::TapOptions;
 
-// The value of a Result, or the test fails with its error message.
-#define REQUIRE_OK(expression)                        \
-    ({                                                \
-        auto _test_result = (expression);             \
-        if (!_test_result.ok()) {                     \
-            FAIL(_test_result.error().message);       \
-        }                                             \
-        std::move(_test_result).value();              \
-    })
-
 namespace {
 
 void fresh_namespace() {
