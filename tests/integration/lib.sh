@@ -11,6 +11,11 @@ on_exit() {
     rm -rf "$TEST_TMP"
 }
 trap on_exit EXIT
+# A test stopped from outside (ctest's timeout, Ctrl-C) cleans up too: bash
+# runs no EXIT trap when a signal without a trap ends it.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit "$SKIP"; }

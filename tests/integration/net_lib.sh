@@ -4,6 +4,17 @@
 # are never touched.
 NETNS_PREFIX="skiff-t$$"
 
+# Removes every namespace this test made. Registered once here, not in
+# make_netns: tests call make_netns in a command substitution ($(...)), a
+# subshell whose additions to cleanup_hooks never reach the exit trap.
+delete_test_namespaces() {
+    local name
+    for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+        case $name in "$NETNS_PREFIX"-*) ip netns del "$name" 2>/dev/null || true ;; esac
+    done
+}
+cleanup_hooks+=(delete_test_namespaces)
+
 require_net() {
     [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, taps)"
     [ -c /dev/net/tun ] || skip "no /dev/net/tun"
@@ -16,7 +27,6 @@ require_net() {
 make_netns() {
     local name="$NETNS_PREFIX-$1"
     ip netns add "$name"
-    cleanup_hooks+=("ip netns del $name 2>/dev/null")
     ip netns exec "$name" ip link set lo up
     ip netns exec "$name" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     echo "$name"
