@@ -1,5 +1,7 @@
 #include "net/interface.h"
 
+#include "net/netlink.h"
+
 #include "vmm/unique_fd.h"
 
 #include <fcntl.h>
@@ -86,20 +88,14 @@ Result<short> link_flags(const std::string& name) {
     return request.ifr_flags;
 }
 
-// A netlink attribute walk over `bytes`, calling visit(type, payload).
-template <typename Visit>
-void for_each_attribute(std::span<const uint8_t> bytes, Visit&& visit) {
-    while (bytes.size() >= sizeof(rtattr)) {
-        rtattr attribute;
-        std::memcpy(&attribute, bytes.data(), sizeof(attribute));
-        if (attribute.rta_len < sizeof(rtattr) || attribute.rta_len > bytes.size()) {
-            return;
-        }
-        visit(attribute.rta_type & NLA_TYPE_MASK,
-              bytes.subspan(RTA_LENGTH(0), attribute.rta_len - RTA_LENGTH(0)));
-        size_t advance = std::min<size_t>(RTA_ALIGN(attribute.rta_len), bytes.size());
-        bytes = bytes.subspan(advance);
+// A 32-bit attribute's value; nullopt when the payload is too short.
+std::optional<uint32_t> attribute_u32(std::span<const uint8_t> payload) {
+    if (payload.size() < sizeof(uint32_t)) {
+        return std::nullopt;
     }
+    uint32_t value = 0;
+    std::memcpy(&value, payload.data(), sizeof(value));
+    return value;
 }
 
 std::string attribute_string(std::span<const uint8_t> payload) {
@@ -172,25 +168,19 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     link.up = (info.ifi_flags & IFF_UP) != 0;
     link.ethernet = info.ifi_type == ARPHRD_ETHER && (info.ifi_flags & IFF_LOOPBACK) == 0;
     std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
-    for_each_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
-        if (type == IFLA_MASTER && payload.size() >= sizeof(uint32_t)) {
-            uint32_t master = 0;
-            std::memcpy(&master, payload.data(), sizeof(master));
-            link.master_index = master;
-        } else if (type == IFLA_LINK && payload.size() >= sizeof(uint32_t)) {
-            uint32_t lower = 0;
-            std::memcpy(&lower, payload.data(), sizeof(lower));
-            link.link_index = lower;
-        } else if (type == IFLA_MTU && payload.size() >= sizeof(uint32_t)) {
-            uint32_t mtu = 0;
-            std::memcpy(&mtu, payload.data(), sizeof(mtu));
-            link.mtu = mtu;
+    for_each_netlink_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
+        if (type == IFLA_MASTER && attribute_u32(payload)) {
+            link.master_index = attribute_u32(payload);
+        } else if (type == IFLA_LINK && attribute_u32(payload)) {
+            link.link_index = attribute_u32(payload);
+        } else if (type == IFLA_MTU && attribute_u32(payload)) {
+            link.mtu = attribute_u32(payload);
         } else if (type == IFLA_ADDRESS && payload.size() == 6) {
             MacAddress mac;
             std::copy(payload.begin(), payload.end(), mac.bytes.begin());
             link.mac = mac;
         } else if (type == IFLA_LINKINFO) {
-            for_each_attribute(payload, [&](unsigned nested_type, auto nested) {
+            for_each_netlink_attribute(payload, [&](unsigned nested_type, auto nested) {
                 if (nested_type == IFLA_INFO_KIND) {
                     link.kind = attribute_string(nested);
                 } else if (nested_type == IFLA_INFO_DATA) {
@@ -201,7 +191,7 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     });
     if (link.kind == "tun") {
         TunInfo tun;
-        for_each_attribute(kind_data, [&](unsigned type, auto payload) {
+        for_each_netlink_attribute(kind_data, [&](unsigned type, auto payload) {
             bool flag = !payload.empty() && payload[0] != 0;
             switch (type) {
                 case IFLA_TUN_TYPE:
@@ -225,11 +215,9 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
         });
         link.tun = tun;
     } else if (link.kind == "macvtap" || link.kind == "macvlan") {
-        for_each_attribute(kind_data, [&](unsigned type, auto payload) {
-            if (type == IFLA_MACVLAN_MODE && payload.size() >= sizeof(uint32_t)) {
-                uint32_t mode = 0;
-                std::memcpy(&mode, payload.data(), sizeof(mode));
-                link.macvlan_mode = mode;
+        for_each_netlink_attribute(kind_data, [&](unsigned type, auto payload) {
+            if (type == IFLA_MACVLAN_MODE && attribute_u32(payload)) {
+                link.macvlan_mode = attribute_u32(payload);
             }
         });
     }
