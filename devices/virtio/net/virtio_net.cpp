@@ -163,7 +163,6 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
 
 Result<void> VirtioNet::start_vhost(Activation activation) {
     activation_ = std::move(activation);
-    vhost_interrupt_ = activation_.interrupt;
     vhost_running_ = true;  // from here on, stop_vhost() undoes whatever was done
     relays_.clear();
     relays_.resize(activation_.queues.size());
@@ -239,7 +238,6 @@ void VirtioNet::stop_vhost() {
         }
     }
     relays_.clear();
-    vhost_interrupt_.reset();
     activation_ = Activation{};
 }
 
@@ -250,7 +248,7 @@ void VirtioNet::on_relay(uint16_t queue_index) {
         return;
     }
     if (relays_[queue_index]->consume() != 0) {
-        vhost_interrupt_->signal_queue(queue_index);
+        activation_.interrupt->signal_queue(queue_index);
     }
 }
 

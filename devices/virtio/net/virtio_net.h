@@ -88,7 +88,6 @@ private:
     std::unique_ptr<vhost::VhostNetBackend> vhost_;
     uint64_t vhost_features_ = 0;  // its GET_FEATURES
     bool vhost_running_ = false;   // vrings started (tap attached or not)
-    std::shared_ptr<VirtioInterrupt> vhost_interrupt_;
     // Per queue: the relay eventfd registered on the loop, if the queue uses one.
     std::vector<std::optional<EventFd>> relays_;
 };
