@@ -293,10 +293,7 @@ Result<void> check_vfio_combination(const NetConfig& config) {
     return {};
 }
 
-}  // namespace
-
-Result<NetConfig> parse_net_config(std::string_view text) {
-    auto items = TRY(split_items(text));
+Result<NetConfig> parse_items(std::vector<std::pair<std::string, std::string>> items) {
     auto mode_item = std::find_if(items.begin(), items.end(), [](const auto& item) { return item.first == "mode"; });
     if (mode_item == items.end()) {
         return net_error(fmt::format("mode= is missing (valid modes: {})", mode_names()));
@@ -330,6 +327,34 @@ Result<NetConfig> parse_net_config(std::string_view text) {
             break;
     }
     return config;
+}
+
+}  // namespace
+
+Result<NetConfig> parse_net_config(std::string_view text) { return parse_items(TRY(split_items(text))); }
+
+Result<NetConfig> net_config_from_items(std::vector<std::pair<std::string, std::string>> items,
+                                        std::string_view context) {
+    auto parsed = parse_items(std::move(items));
+    if (!parsed.ok()) {
+        std::string_view message = parsed.error().message;
+        constexpr std::string_view kPrefix = "--net: ";
+        if (message.starts_with(kPrefix)) {
+            message.remove_prefix(kPrefix.size());
+        }
+        return Error{fmt::format("{}: {}", context, message)};
+    }
+    return parsed;
+}
+
+Result<void> check_rate_limiters(const NetConfig& config, std::string_view context) {
+    if ((limits_rate(config.rx_rate_limiter) || limits_rate(config.tx_rate_limiter)) &&
+        (uses_vhost(config) || config.mode == NetMode::Vfio)) {
+        return Error{fmt::format("{}: rate limiters need skiff's own data path, and mode={}{} bypasses it: "
+                                 "use mode=tap (or macvtap with vhost=off), or drop the rate limiter",
+                                 context, net_mode_name(config.mode), config.vhost ? ",vhost=on" : "")};
+    }
+    return {};
 }
 
 std::string_view net_mode_name(NetMode mode) {

@@ -10,12 +10,15 @@
 #pragma once
 
 #include "net/mac_address.h"
+#include "net/rate_limiter.h"
 #include "vmm/result.h"
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace skiff::net {
 
@@ -64,7 +67,20 @@ struct NetConfig {
     std::string device;
     std::string pf;
     std::optional<uint32_t> vf;
+
+    // The interface's name in the API and the metrics (Firecracker's
+    // iface_id); empty: "netN" by its position.
+    std::string id;
+    // Limits on frames into the guest (rx) and out of it (tx); the default
+    // limits nothing. Only the in-process data path (tap, macvtap without
+    // vhost) can apply them: the kernel's vhost worker cannot be held back.
+    RateLimiterConfig rx_rate_limiter;
+    RateLimiterConfig tx_rate_limiter;
 };
+
+[[nodiscard]] inline bool limits_rate(const RateLimiterConfig& limiter) {
+    return (limiter.bandwidth && limiter.bandwidth->size != 0) || (limiter.ops && limiter.ops->size != 0);
+}
 
 // Whether the mode's device is virtio-net (tap, vhost, macvtap) rather
 // than a passed-through PCI function.
@@ -78,6 +94,16 @@ struct NetConfig {
 // e.g. "--net: unknown key 'ifnmae' (valid keys for mode=tap: ifname,
 // bridge, fd, mac, mtu, transport)".
 Result<NetConfig> parse_net_config(std::string_view text);
+
+// The same checks on key=value items that come from elsewhere (the API's
+// network-interfaces body, the config file), "mode" among them. Errors
+// start with `context` (e.g. "network interface eth0") instead of "--net".
+Result<NetConfig> net_config_from_items(std::vector<std::pair<std::string, std::string>> items,
+                                        std::string_view context);
+
+// Whether the configuration can be applied: rate limits need the
+// in-process data path.
+Result<void> check_rate_limiters(const NetConfig& config, std::string_view context);
 
 [[nodiscard]] std::string_view net_mode_name(NetMode mode);
 [[nodiscard]] std::string_view net_transport_name(NetTransport transport);
