@@ -119,7 +119,15 @@ enum class VmState { NotStarted, Running, Paused, Stopped };
 
 // "Not started", "Running", "Paused" (Firecracker's InstanceInfo.state);
 // skiff adds "Stopped" for a VM whose guest has ended.
-const char* vm_state_name(VmState state);
+inline const char* vm_state_name(VmState state) {
+    switch (state) {
+        case VmState::NotStarted: return "Not started";
+        case VmState::Running: return "Running";
+        case VmState::Paused: return "Paused";
+        case VmState::Stopped: return "Stopped";
+    }
+    return "Unknown";
+}
 
 // Packet counters of one interface (zero in vhost mode: the kernel moves
 // the packets).
