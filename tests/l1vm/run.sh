@@ -408,12 +408,13 @@ qemu_pid=$!
 exec {stdout_pipe}>&- {stderr_pipe}>&-
 # The watchdog: the timeout, and an L1 kernel that has locked up (nested KVM
 # under TCG has been seen to wedge both L1 CPUs in soft lockups for good; a
-# lockup reported at 120 s or more is taken as that, not as TCG being slow).
+# lockup reported at 50 s or more is taken as that: none has been seen to
+# recover, and the caller can resume in a fresh VM sooner).
 watchdog() {
     local deadline=$((SECONDS + timeout))
     while [ "$SECONDS" -lt "$deadline" ]; do
         sleep 5
-        if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([0-9]{4,}|[2-9][0-9]{2}|1[2-9][0-9])s' \
+        if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([0-9]{3,}|[5-9][0-9])s' \
             "$work/console.log" 2>/dev/null; then
             : >"$work/wedged"
             return 0
@@ -470,7 +471,7 @@ show_qemu_log() {
 }
 
 if [ "$timed_out" = 1 ] && [ -e "$work/wedged" ]; then
-    echo "l1vm: the L1 kernel locked up (a soft lockup of 120 s or more, or no console heartbeat for 180 s); the L1 VM was killed" >&2
+    echo "l1vm: the L1 kernel locked up (a soft lockup of 50 s or more, or no console heartbeat for 180 s); the L1 VM was killed" >&2
     show_console 20
     exit "$exit_vm_died"
 fi
