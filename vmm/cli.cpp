@@ -1,5 +1,7 @@
 #include "vmm/cli.h"
 
+#include "vmm/logging.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -25,6 +27,12 @@ bool parse_serial(const std::string& text, SerialConfig& out) {
 
 namespace {
 
+constexpr const char* kApiModeHelp = R"(
+Without `run`, skiff serves Firecracker's REST API on --api-sock and boots
+when told to (PUT /actions {"action_type": "InstanceStart"}), or at once from
+--config-file. See README "Control API".
+)";
+
 constexpr const char* kExitStatusHelp = R"(
 Exit status:
   0  the guest shut down or rebooted (i8042 reset), or skiff got SIGTERM/SIGINT
@@ -42,10 +50,24 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
 
     CLI::App app{"skiff: a minimal KVM virtual machine monitor for Linux microVMs", "skiff"};
     app.set_version_flag("--version", std::string("skiff ") + SKIFF_VERSION);
-    app.require_subcommand(1);
-    app.footer(kExitStatusHelp);
+    app.require_subcommand(0, 1);
+    app.footer(std::string(kApiModeHelp) + kExitStatusHelp);
     app.add_option("--log-level", command->log_level, "Log level: trace, debug, info, warn, error, off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    ApiModeOptions& api = command->api;
+    app.add_option("--api-sock", api.socket_path, "Unix socket for the REST API (without `run`)")
+        ->capture_default_str();
+    app.add_option("--id", api.id, "MicroVM id, reported by GET / (without `run`)")->capture_default_str();
+    app.add_option("--config-file", api.config_file,
+                   "Boot from this JSON file (Firecracker's format) without API calls")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--no-api", api.no_api, "Serve no API (needs --config-file)");
+    app.add_option("--log-path", api.log_path, "Append skiff's log to this file instead of standard error");
+    app.add_option("--level", api.level, "Log level, Firecracker's names: Error, Warning, Info, Debug, Trace, Off")
+        ->check([](const std::string& text) {
+            auto level = spdlog_level_name(text);
+            return level.ok() ? std::string() : level.error().message;
+        });
 
     CLI::App* run = app.add_subcommand("run", "Boot a microVM and run it until it shuts down");
     run->footer(kExitStatusHelp);
@@ -114,6 +136,15 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
     }
 
+    if (!run->parsed()) {
+        command->mode = CommandLine::Mode::Api;
+        if (api.no_api && !api.config_file) {
+            std::fputs("--no-api needs --config-file FILE: without the API, the file is the only way to "
+                       "configure the microVM\n", stderr);
+            return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+        }
+        return ParsedCommandLine{std::move(command)};
+    }
     for (const std::string& text : networks) {
         if (text == "help") {
             std::fputs(net::net_config_help().c_str(), stdout);

@@ -5,14 +5,27 @@
 #include "vmm/vm_config.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
 namespace skiff {
 
+// Firecracker's launch flags: skiff without `run` serves the API.
+struct ApiModeOptions {
+    std::string socket_path = "/run/skiff.socket";  // --api-sock
+    std::string id = "anonymous-instance";          // --id
+    std::optional<std::string> config_file;         // --config-file
+    bool no_api = false;                            // --no-api (needs --config-file)
+    std::optional<std::string> log_path;            // --log-path
+    std::optional<std::string> level;               // --level (Firecracker's names)
+};
+
 struct CommandLine {
     bool done = false;  // --help or --version was handled
-    VmConfig vm;
+    enum class Mode { Run, Api } mode = Mode::Run;
+    VmConfig vm;  // `skiff run`
+    ApiModeOptions api;
     std::string log_level = "info";
 };
 

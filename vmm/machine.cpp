@@ -108,7 +108,8 @@ Machine::~Machine() {
 }
 
 Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::time_point process_start,
-                                                std::span<const std::byte> default_kernel) {
+                                                std::span<const std::byte> default_kernel,
+                                                std::string_view start_event) {
     uint64_t memory_bytes = config.memory_mib * kMiB;
     std::vector<std::byte> image_file;
     std::span<const std::byte> image = default_kernel;
@@ -205,7 +206,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
     machine->loop_ = TRY(EventLoop::create());
-    TRY(machine->create_devices(process_start));
+    TRY(machine->create_devices(process_start, start_event));
     TRY(machine->create_network_devices(std::move(networks), mmio_devices));
 
     auto supported = TRY(machine->kvm_.supported_cpuid());
@@ -222,7 +223,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     return machine;
 }
 
-Result<void> Machine::create_devices(Clock::time_point process_start) {
+Result<void> Machine::create_devices(Clock::time_point start, std::string_view start_event) {
     io_events_ = std::make_unique<KvmIoEventRegistrar>(vm_);
     auto serial_line = std::make_shared<KvmInterruptLine>(vm_, layout::kCom1Irq);
     serial_ = std::make_shared<Serial8250>(
@@ -233,7 +234,7 @@ Result<void> Machine::create_devices(Clock::time_point process_start) {
         [this] { lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest reset through the i8042"); });
     TRY(pio_.insert(i8042, layout::kI8042DataPort, I8042::kPortSpan));
 
-    doorbell_ = std::make_shared<BootDoorbell>(process_start, nullptr);
+    doorbell_ = std::make_shared<BootDoorbell>(start, nullptr, std::string(start_event));
     TRY(mmio_.insert(doorbell_, layout::kBootDoorbell.value(), layout::kBootDoorbellSize));
     return {};
 }
@@ -274,6 +275,35 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
         }
     }
     return {};
+}
+
+std::vector<InterfaceStats> Machine::interface_stats() const {
+    std::vector<InterfaceStats> stats;
+    for (const auto& device : net_devices_) {
+        const net::NetCounters& counters = device->counters();
+        InterfaceStats entry;
+        entry.iface_id = std::string(device->name());
+        entry.rx_packets = counters.rx_packets.load();
+        entry.rx_bytes = counters.rx_bytes.load();
+        entry.rx_dropped = counters.rx_dropped.load();
+        entry.rx_throttled = counters.rx_throttled.load();
+        entry.tx_packets = counters.tx_packets.load();
+        entry.tx_bytes = counters.tx_bytes.load();
+        entry.tx_dropped = counters.tx_dropped.load();
+        entry.tx_throttled = counters.tx_throttled.load();
+        stats.push_back(std::move(entry));
+    }
+    return stats;
+}
+
+Result<void> Machine::update_rate_limiters(std::string_view id, std::optional<net::RateLimiterConfig> rx,
+                                           std::optional<net::RateLimiterConfig> tx) {
+    for (const auto& device : net_devices_) {
+        if (device->name() == id) {
+            return device->update_rate_limiters(std::move(rx), std::move(tx)).context_error(id);
+        }
+    }
+    return Error::format("no virtio-net interface '{}' (a vfio interface has no rate limiter)", id);
 }
 
 Result<void> Machine::ensure_pci_root() {

@@ -23,6 +23,7 @@
 #include "vmm/vm_config.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/network_setup.h"
+#include "skiff/config.h"
 
 #include <chrono>
 #include <memory>
@@ -36,8 +37,11 @@ public:
 
     // Everything up to, not including, the first KVM_RUN. `default_kernel`
     // is booted when the config names no kernel file.
-    static Result<std::unique_ptr<Machine>> build(const VmConfig& config, Clock::time_point process_start,
-                                                  std::span<const std::byte> default_kernel = {});
+    // `start` is when the boot was asked for (`start_event`: "skiff
+    // started", "InstanceStart"); the boot doorbell is timed from it.
+    static Result<std::unique_ptr<Machine>> build(const VmConfig& config, Clock::time_point start,
+                                                  std::span<const std::byte> default_kernel = {},
+                                                  std::string_view start_event = "skiff started");
     ~Machine();
 
     // Starts the vCPU threads and runs the event loop (console input,
@@ -46,9 +50,15 @@ public:
 
     [[nodiscard]] VmLifecycle& lifecycle() { return lifecycle_; }
 
+    // Packet counters of each virtio-net interface, by interface id.
+    [[nodiscard]] std::vector<InterfaceStats> interface_stats() const;
+    // New rate limits for interface `id` (absent: unchanged), at run time.
+    Result<void> update_rate_limiters(std::string_view id, std::optional<net::RateLimiterConfig> rx,
+                                      std::optional<net::RateLimiterConfig> tx);
+
 private:
     Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console);
-    Result<void> create_devices(Clock::time_point process_start);
+    Result<void> create_devices(Clock::time_point start, std::string_view start_event);
     Result<void> create_network_devices(std::vector<PreparedNetwork> networks,
                                         const std::vector<boot::AcpiMmioDevice>& mmio_devices);
     // The PCI root (its configuration ports and MMIO window) and the MSI

@@ -1,18 +1,112 @@
-// skiff's command line: `skiff run ...` boots one microVM and exits with a
-// status that says how it ended (vmm/exit_status.h).
+// skiff's command line. `skiff run ...` boots one microVM from flags;
+// without `run`, skiff takes Firecracker's launch flags and is driven over
+// its REST API (--api-sock) or from a config file (--config-file). Either
+// way it exits with a status that says how the VM ended (vmm/exit_status.h).
 #include "guest-images/embedded_testguest.h"
+#include "vmm/api/http_server.h"
+#include "vmm/api/json_model.h"
 #include "vmm/cli.h"
+#include "vmm/file_reader.h"
 #include "vmm/logging.h"
-#include "vmm/machine.h"
+#include "vmm/vm_instance.h"
 
 #include <signal.h>
 
-#include <cstdio>
-
 #include <spdlog/spdlog.h>
 
+namespace {
+
+using namespace skiff;
+
+// Blocks SIGINT/SIGTERM before any thread starts, so that every thread
+// inherits the mask: the event loop reads them from a signalfd, and the
+// API mode's main thread with sigtimedwait().
+sigset_t block_stop_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+int run_from_flags(const CommandLine& command, Machine::Clock::time_point process_start) {
+    VmInstanceOptions options;
+    options.process_start = process_start;
+    options.default_kernel = embedded_testguest();
+    options.require_boot_source = false;
+    VmInstance instance(std::move(options));
+    if (auto started = instance.start_with(command.vm); !started) {
+        spdlog::error("{}", started.message());
+        return static_cast<int>(ExitStatus::StartupError);
+    }
+    return instance.wait().status;
+}
+
+Result<VmResources> read_config_file(const std::string& path) {
+    auto bytes = TRY(read_file(path, 1024 * 1024, "config file"));
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return api::parse_config_file(text).context_error(fmt::format("config file {}", path));
+}
+
+int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Clock::time_point process_start) {
+    if (flags.log_path || flags.level) {
+        LoggerConfig logger;
+        logger.log_path = flags.log_path;
+        logger.level = flags.level;
+        if (auto configured = configure_logger(logger); !configured.ok()) {
+            spdlog::error("{}", configured.error().message);
+            return static_cast<int>(ExitStatus::StartupError);
+        }
+    }
+    VmInstanceOptions options;
+    options.id = flags.id;
+    options.process_start = process_start;
+    options.default_kernel = embedded_testguest();
+    VmInstance instance(std::move(options));
+
+    std::unique_ptr<api::ApiServer> server;
+    if (!flags.no_api) {
+        auto started = api::ApiServer::start(flags.socket_path, instance);
+        if (!started.ok()) {
+            spdlog::error("{}", started.error().message);
+            return static_cast<int>(ExitStatus::StartupError);
+        }
+        server = std::move(started.value());
+    }
+    if (flags.config_file) {
+        auto resources = read_config_file(*flags.config_file);
+        Status applied = resources.ok() ? instance.apply(*resources) : Status::failure(resources.error().message);
+        if (applied) {
+            applied = instance.start();
+        }
+        if (!applied) {
+            spdlog::error("{}", applied.message());
+            return static_cast<int>(ExitStatus::StartupError);
+        }
+    }
+
+    // Until the VM ends, or a signal ends skiff (the running VM's event loop
+    // may take the signal first: it stops the VM, which ends this loop too).
+    const timespec tick{0, 100'000'000};
+    for (;;) {
+        if (auto ended = instance.wait_for(std::chrono::milliseconds(0))) {
+            return ended->status;
+        }
+        siginfo_t info{};
+        if (::sigtimedwait(&stop_signals, &info, &tick) > 0) {
+            if (instance.state() == VmState::NotStarted) {
+                spdlog::info("stopped by signal {} before InstanceStart", info.si_signo);
+                return static_cast<int>(ExitStatus::GuestShutdown);
+            }
+            instance.stop(fmt::format("stopped by signal {}", info.si_signo));
+        }
+    }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    using namespace skiff;
     auto process_start = Machine::Clock::now();
     setup_logging();
 
@@ -25,25 +119,9 @@ int main(int argc, char** argv) {
         return 0;  // --help, --version
     }
     set_log_level(command.log_level);
-
-    // SIGINT/SIGTERM are read from a signalfd by the event loop; block them
-    // before any thread starts so that every thread inherits the mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-    auto machine = Machine::build(command.vm, process_start, embedded_testguest());
-    if (!machine.ok()) {
-        spdlog::error("{}", machine.error().message);
-        return static_cast<int>(ExitStatus::StartupError);
+    sigset_t stop_signals = block_stop_signals();
+    if (command.mode == CommandLine::Mode::Api) {
+        return serve(command.api, stop_signals, process_start);
     }
-    ExitReport report = (*machine)->run();
-    if (report.status == ExitStatus::GuestShutdown) {
-        spdlog::info("{}", report.message);
-    } else {
-        spdlog::error("{}: {}", describe(report.status), report.message);
-    }
-    return static_cast<int>(report.status);
+    return run_from_flags(command, process_start);
 }

@@ -10,7 +10,7 @@ namespace skiff {
 Result<PreparedNetwork> prepare_network(const net::NetConfig& config, unsigned index, std::string_view instance) {
     PreparedNetwork prepared;
     prepared.config = config;
-    prepared.name = fmt::format("net{}", index);
+    prepared.name = config.id.empty() ? fmt::format("net{}", index) : config.id;
     prepared.mac = config.mac.value_or(net::default_mac_address(instance, static_cast<uint8_t>(index)));
     switch (config.mode) {
         case net::NetMode::Tap:

@@ -21,8 +21,8 @@ void BootDoorbell::write(uint64_t offset, std::span<const uint8_t> data) {
     if (rung_.exchange(true)) {
         return;
     }
-    spdlog::info("guest boot doorbell: {}.{:03} ms after skiff started", since_start.count() / 1000,
-                 since_start.count() % 1000);
+    spdlog::info("guest boot doorbell: {}.{:03} ms after {}", since_start.count() / 1000, since_start.count() % 1000,
+                 start_event_);
     if (on_ring_) {
         on_ring_(since_start);
     }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <string>
 
 namespace skiff {
 
@@ -16,8 +17,9 @@ public:
     using Clock = std::chrono::steady_clock;
     using Callback = std::function<void(std::chrono::microseconds since_start)>;
 
-    BootDoorbell(Clock::time_point process_start, Callback on_ring)
-        : process_start_(process_start), on_ring_(std::move(on_ring)) {}
+    // `start_event` names the moment `start` stands for in the log line.
+    BootDoorbell(Clock::time_point start, Callback on_ring, std::string start_event = "skiff started")
+        : process_start_(start), on_ring_(std::move(on_ring)), start_event_(std::move(start_event)) {}
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
@@ -27,6 +29,7 @@ public:
 private:
     Clock::time_point process_start_;
     Callback on_ring_;
+    std::string start_event_;
     std::atomic<bool> rung_{false};
 };
 
