@@ -2,6 +2,7 @@
 
 #include "devices/virtio/net/features.h"
 #include "devices/virtio/vhost/vhost_vrings.h"
+#include "net/net_config.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>

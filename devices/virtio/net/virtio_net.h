@@ -49,8 +49,9 @@ struct VirtioNetOptions {
     // Limits on frames into the guest (rx) and from it (tx); the default
     // limits nothing. In-process data path only (vhost mode ignores them:
     // net::check_rate_limiters() refuses that configuration earlier).
-    net::RateLimiterConfig rx_rate_limiter;
-    net::RateLimiterConfig tx_rate_limiter;
+    // (Default member initializers: designated initializers may leave them out.)
+    net::RateLimiterConfig rx_rate_limiter{};
+    net::RateLimiterConfig tx_rate_limiter{};
 };
 
 class VirtioNet final : public VirtioDevice {
