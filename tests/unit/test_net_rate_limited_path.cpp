@@ -36,14 +36,16 @@ struct FakeClock {
     }
 };
 
+TokenBucketConfig bucket(uint64_t size, uint64_t refill_ms, uint64_t burst) {
+    return TokenBucketConfig{.size = size, .one_time_burst = burst, .refill_time_ms = refill_ms};
+}
+
 RateLimiterConfig bandwidth(uint64_t size, uint64_t refill_ms, uint64_t burst = 0) {
-    return RateLimiterConfig{.bandwidth = TokenBucketConfig{.size = size, .one_time_burst = burst, .refill_time_ms = refill_ms},
-                             .ops = std::nullopt};
+    return RateLimiterConfig{.bandwidth = bucket(size, refill_ms, burst), .ops = std::nullopt};
 }
 
 RateLimiterConfig ops(uint64_t size, uint64_t refill_ms, uint64_t burst = 0) {
-    return RateLimiterConfig{.bandwidth = std::nullopt,
-                             .ops = TokenBucketConfig{.size = size, .one_time_burst = burst, .refill_time_ms = refill_ms}};
+    return RateLimiterConfig{.bandwidth = std::nullopt, .ops = bucket(size, refill_ms, burst)};
 }
 
 // A pair whose directions ask `rx` and `tx` (null: unlimited) on `clock`.

@@ -50,7 +50,8 @@ void mmio_write(BusDevice& device, uint64_t offset, uint32_t value) {
 }
 
 RateLimiterConfig ops(uint64_t size, uint64_t refill_ms) {
-    return RateLimiterConfig{.bandwidth = std::nullopt, .ops = TokenBucketConfig{.size = size, .refill_time_ms = refill_ms}};
+    TokenBucketConfig bucket{.size = size, .one_time_burst = 0, .refill_time_ms = refill_ms};
+    return RateLimiterConfig{.bandwidth = std::nullopt, .ops = bucket};
 }
 
 struct Machine {
