@@ -46,6 +46,9 @@ struct KeyInfo {
 constexpr uint32_t kTapModes = mode_bit(NetMode::Tap) | mode_bit(NetMode::Vhost);
 constexpr uint32_t kVirtioModes = kTapModes | mode_bit(NetMode::Macvtap);
 constexpr uint32_t kAllModes = kVirtioModes | mode_bit(NetMode::Vfio);
+// The in-process data path's (vhost and VFIO bypass skiff; macvtap with
+// vhost=on is refused by check_rate_limiters).
+constexpr uint32_t kRateLimitedModes = mode_bit(NetMode::Tap) | mode_bit(NetMode::Macvtap);
 
 // "mode" itself is not in the table: it is required and read first.
 constexpr std::array kKeys{
@@ -67,7 +70,16 @@ constexpr std::array kKeys{
     KeyInfo{"mtu", kVirtioModes,
             "68..65535: set on the host interface and offered to the guest (default: its current MTU)"},
     KeyInfo{"transport", kVirtioModes, "mmio (default) or pci"},
+    KeyInfo{"rx-bandwidth", kRateLimitedModes,
+            "BYTES:REFILL_MS[:BURST]: into the guest at most BYTES per REFILL_MS ms (token bucket; BURST once)"},
+    KeyInfo{"rx-ops", kRateLimitedModes, "FRAMES:REFILL_MS[:BURST]: into the guest at most FRAMES per REFILL_MS ms"},
+    KeyInfo{"tx-bandwidth", kRateLimitedModes, "BYTES:REFILL_MS[:BURST]: out of the guest, as rx-bandwidth"},
+    KeyInfo{"tx-ops", kRateLimitedModes, "FRAMES:REFILL_MS[:BURST]: out of the guest, as rx-ops"},
 };
+
+// Longest refill period a token bucket takes: its arithmetic counts
+// nanoseconds in 64 bits.
+constexpr uint64_t kMaxRefillMs = 1'000'000'000'000;  // about 31 years
 
 std::string mode_names() {
     std::vector<std::string_view> names;
@@ -149,7 +161,6 @@ Result<NetMode> parse_mode(std::string_view name) {
     return net_error(fmt::format("unknown mode '{}' (valid modes: {})", name, mode_names()));
 }
 
-// Applies one key's value; the key is known to be valid for the mode.
 // "0000:03:10.2" or "03:10.2" (domain 0000): the kernel's lowercase form.
 std::optional<std::string> parse_pci_address(std::string_view text) {
     std::string full(text);
@@ -176,8 +187,53 @@ std::optional<std::string> parse_pci_address(std::string_view text) {
     return full;
 }
 
+// A rate limiter key's value: SIZE:REFILL_MS[:ONE_TIME_BURST], each part
+// digits only; SIZE and REFILL_MS at least 1.
+Result<TokenBucketConfig> parse_token_bucket(const std::string& key, std::string_view value) {
+    std::vector<std::string_view> parts;
+    size_t start = 0;
+    for (size_t colon = value.find(':'); colon != std::string_view::npos; colon = value.find(':', start)) {
+        parts.push_back(value.substr(start, colon - start));
+        start = colon + 1;
+    }
+    parts.push_back(value.substr(start));
+    std::string_view unit = key.ends_with("-ops") ? "FRAMES" : "BYTES";
+    auto wrong = [&](std::string_view problem) {
+        return net_error(fmt::format("{}={}: {}; expected {}:REFILL_MS[:BURST], e.g. {}={}", key, value, problem,
+                                     unit, key, key.ends_with("-ops") ? "1000:1000 (1000 frames/s)"
+                                                                      : "1250000:100 (12.5 MB/s, 100 Mbit/s)"));
+    };
+    if (parts.size() < 2 || parts.size() > 3) {
+        return wrong("two or three numbers separated by ':'");
+    }
+    TokenBucketConfig bucket;
+    auto size = parse_unsigned(parts[0], 1, UINT64_MAX);
+    if (!size) {
+        return wrong(fmt::format("{} must be a whole number from 1", unit));
+    }
+    auto refill = parse_unsigned(parts[1], 1, kMaxRefillMs);
+    if (!refill) {
+        return wrong(fmt::format("REFILL_MS must be a whole number of milliseconds from 1 to {}", kMaxRefillMs));
+    }
+    bucket.size = *size;
+    bucket.refill_time_ms = *refill;
+    if (parts.size() == 3) {
+        auto burst = parse_unsigned(parts[2], 0, UINT64_MAX);
+        if (!burst) {
+            return wrong("BURST must be a whole number");
+        }
+        bucket.one_time_burst = *burst;
+    }
+    return bucket;
+}
+
+// Applies one key's value; the key is known to be valid for the mode.
 Result<void> apply_key(NetConfig& config, const std::string& key, const std::string& value) {
-    if (key == "ifname" || key == "name") {
+    if (key == "rx-bandwidth" || key == "rx-ops" || key == "tx-bandwidth" || key == "tx-ops") {
+        TokenBucketConfig bucket = TRY(parse_token_bucket(key, value));
+        RateLimiterConfig& limiter = key.starts_with("rx-") ? config.rx_rate_limiter : config.tx_rate_limiter;
+        (key.ends_with("-ops") ? limiter.ops : limiter.bandwidth) = bucket;
+    } else if (key == "ifname" || key == "name") {
         TRY(check_interface_name(value).context_error("--net: " + key));
         config.ifname = value;
     } else if (key == "bridge") {
@@ -320,6 +376,7 @@ Result<NetConfig> parse_items(std::vector<std::pair<std::string, std::string>> i
             break;
         case NetMode::Macvtap:
             TRY(check_macvtap_combination(config));
+            TRY(check_rate_limiters(config, "--net"));
             break;
         case NetMode::Vfio:
             TRY(check_vfio_combination(config));
@@ -404,9 +461,12 @@ std::string net_config_help() {
         "  --net mode=macvtap,link=eth1,vhost=on      ... with the vhost_net data path\n"
         "  --net mode=vfio,pf=eth1,vf=0,mac=02:00:00:00:00:02  VF 0 of eth1 as the guest's own NIC\n"
         "  --net mode=vfio,device=0000:03:10.2        the PCI function at that address\n"
+        "  --net mode=tap,ifname=tap0,tx-bandwidth=1250000:100  the guest sends at most 12.5 MB/s (100 Mbit/s)\n"
         "\nA tap or macvtap skiff creates disappears when skiff exits; an existing one stays.\n"
         "A persistent tap owned by the user (ip tuntap add NAME mode tap user USER) needs no privilege.\n"
-        "vfio binds the function to vfio-pci for the VM's lifetime and gives it back to its driver after.\n";
+        "vfio binds the function to vfio-pci for the VM's lifetime and gives it back to its driver after.\n"
+        "Rate limits delay frames, skiff drops none: what waits to leave stays in the guest's ring, what waits\n"
+        "to enter stays in the tap's queue (which the host kernel trims when full, as for any slow reader).\n";
     return text;
 }
 

@@ -46,6 +46,18 @@ RateLimitedWarning rx_too_small;
 
 }  // namespace
 
+NetCounterValues read_counters(const NetCounters& counters) {
+    constexpr auto kOrder = std::memory_order_relaxed;
+    return NetCounterValues{.rx_packets = counters.rx_packets.load(kOrder),
+                            .rx_bytes = counters.rx_bytes.load(kOrder),
+                            .rx_dropped = counters.rx_dropped.load(kOrder),
+                            .tx_packets = counters.tx_packets.load(kOrder),
+                            .tx_bytes = counters.tx_bytes.load(kOrder),
+                            .tx_dropped = counters.tx_dropped.load(kOrder),
+                            .rx_throttled = counters.rx_throttled.load(kOrder),
+                            .tx_throttled = counters.tx_throttled.load(kOrder)};
+}
+
 QueuePair::QueuePair(const GuestMemory& memory, virtio::Queue rx, virtio::Queue tx, NetBackend& backend,
                      virtio::VirtioInterrupt& interrupt, NetCounters& counters, QueuePairOptions options,
                      std::function<void(std::string_view)> needs_reset)
@@ -61,6 +73,20 @@ void QueuePair::fail(std::string_view queue, const Error& error) {
     }
     failed_ = true;
     needs_reset_(fmt::format("{} queue: {}", queue, error.message));
+}
+
+bool QueuePair::admit(RateLimiter* limiter, uint64_t bytes, std::optional<RateClock::duration>& throttled,
+                      std::atomic<uint64_t>& throttled_count) {
+    if (limiter == nullptr || limiter->unlimited()) {
+        return true;
+    }
+    RateClock::time_point now = options_.clock();
+    if (limiter->try_consume(bytes, now)) {
+        return true;
+    }
+    throttled = limiter->time_until_ready(bytes, now);
+    throttled_count.fetch_add(1, std::memory_order_relaxed);
+    return false;
 }
 
 bool QueuePair::gather(std::span<const virtio::Descriptor> descriptors, std::vector<iovec>& iovecs) const {
@@ -80,7 +106,9 @@ uint32_t QueuePair::backend_interest() const {
         return 0;
     }
     uint32_t interest = 0;
-    if (!rx_waiting_for_buffers_ && frame_length_ == 0 && !backend_failed_) {
+    // A throttled frame is the one waiting (frame_length_ != 0): no more
+    // is read until it has passed.
+    if (!rx_waiting_for_buffers_ && frame_length_ == 0 && !backend_failed_ && !rx_throttled_) {
         interest |= EPOLLIN;
     }
     if (tx_blocked_) {
@@ -92,6 +120,7 @@ uint32_t QueuePair::backend_interest() const {
 void QueuePair::process_tx() {
     tx_more_ = false;
     tx_blocked_ = false;
+    tx_throttled_.reset();
     if (failed_) {
         return;
     }
@@ -125,10 +154,17 @@ void QueuePair::process_tx() {
             used = true;
             continue;
         }
+        if (!tx_head_paid_ &&
+            !admit(options_.tx_limiter, bytes - kVnetHeaderSize, tx_throttled_, counters_.tx_throttled)) {
+            tx_.undo_pop(1);  // stays in the guest's ring until the limiter lets it pass
+            break;
+        }
+        tx_head_paid_ = false;
         auto sent = backend_.send(iovecs_);
         if (sent.ok() && sent.value() == IoResult::WouldBlock) {
             tx_.undo_pop(1);  // stays in the guest's ring until the backend drains
             tx_blocked_ = true;
+            tx_head_paid_ = true;
             break;
         }
         if (!sent.ok()) {
@@ -149,6 +185,7 @@ void QueuePair::process_tx() {
 void QueuePair::process_rx() {
     rx_more_ = false;
     rx_waiting_for_buffers_ = false;
+    rx_throttled_.reset();
     if (failed_ || backend_failed_) {
         return;
     }
@@ -195,8 +232,8 @@ void QueuePair::process_rx() {
         }
         uint16_t published = rx_.published();
         Delivery delivery = deliver_pending();
-        if (delivery == Delivery::Failed) {
-            break;
+        if (delivery == Delivery::Failed || delivery == Delivery::Throttled) {
+            break;  // throttled: the frame stays waiting in frame_
         }
         if (delivery == Delivery::NoBuffers) {
             // The buffers posted so far are too few for this frame: wait for
@@ -246,6 +283,10 @@ QueuePair::Delivery QueuePair::deliver_pending() {
         }
         frame_length_ = 0;
         return Delivery::Delivered;
+    }
+    if (!admit(options_.rx_limiter, frame_length_ - kVnetHeaderSize, rx_throttled_, counters_.rx_throttled)) {
+        rx_.undo_pop(static_cast<uint16_t>(rx_chains_.size()));
+        return Delivery::Throttled;
     }
     uint16_t buffers = static_cast<uint16_t>(rx_chains_.size());
     std::memcpy(frame_.data() + kNumBuffersOffset, &buffers, sizeof(buffers));

@@ -7,16 +7,26 @@
 // did not fit the buffers posted so far) waits inside skiff. A frame from the
 // guest that the backend cannot take yet stays in the guest's ring until the
 // backend's fd is writable.
+//
+// Rate limits delay, they never drop: before a frame moves, the direction's
+// RateLimiter is asked for its bytes (without the virtio-net header, one op
+// per frame). When it refuses, that direction stops where it is: a transmit
+// chain stays in the guest's ring, a received frame stays the one waiting
+// inside skiff (and no more is read from the backend). The owner reads how
+// long to wait from rx_throttled()/tx_throttled() and calls process_*()
+// again after that.
 #pragma once
 
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio_device.h"
 #include "net/backend.h"
+#include "net/rate_limiter.h"
 #include "vmm/guest_memory.h"
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -29,7 +39,24 @@ struct NetCounters {
     std::atomic<uint64_t> tx_packets{0};
     std::atomic<uint64_t> tx_bytes{0};
     std::atomic<uint64_t> tx_dropped{0};
+    // Times a rate limiter stopped the direction (a frame had to wait).
+    std::atomic<uint64_t> rx_throttled{0};
+    std::atomic<uint64_t> tx_throttled{0};
 };
+
+// The counters' values at one moment, read from any thread.
+struct NetCounterValues {
+    uint64_t rx_packets = 0;
+    uint64_t rx_bytes = 0;
+    uint64_t rx_dropped = 0;
+    uint64_t tx_packets = 0;
+    uint64_t tx_bytes = 0;
+    uint64_t tx_dropped = 0;
+    uint64_t rx_throttled = 0;
+    uint64_t tx_throttled = 0;
+};
+
+[[nodiscard]] NetCounterValues read_counters(const NetCounters& counters);
 
 struct QueuePairOptions {
     uint16_t rx_index = 0;  // queue indices, for interrupts
@@ -39,6 +66,12 @@ struct QueuePairOptions {
     size_t max_frame = kVnetHeaderSize + 65550;
     // Frames handled per call before returning to the event loop (fairness).
     unsigned batch = 256;
+    // The interface's limiters (owned by the device, which keeps them across
+    // activations and updates them); null: that direction is not limited.
+    RateLimiter* rx_limiter = nullptr;  // frames into the guest
+    RateLimiter* tx_limiter = nullptr;  // frames from the guest
+    // The limiters' time; tests pass a fake one.
+    std::function<RateClock::time_point()> clock = [] { return RateClock::now(); };
 };
 
 class QueuePair final {
@@ -61,11 +94,19 @@ public:
     [[nodiscard]] bool rx_more() const { return rx_more_; }
     [[nodiscard]] bool tx_more() const { return tx_more_; }
     [[nodiscard]] bool failed() const { return failed_; }
+    // Set when the last process_rx()/process_tx() stopped at the
+    // direction's rate limit: how long until the waiting frame may pass.
+    [[nodiscard]] std::optional<RateClock::duration> rx_throttled() const { return rx_throttled_; }
+    [[nodiscard]] std::optional<RateClock::duration> tx_throttled() const { return tx_throttled_; }
 
 private:
-    enum class Delivery { Delivered, NoBuffers, Failed };
+    enum class Delivery { Delivered, NoBuffers, Throttled, Failed };
     Delivery deliver_pending();
     void fail(std::string_view queue, const Error& error);
+    // Asks `limiter` for a frame of `bytes`; on a refusal records how long
+    // to wait in `throttled` and counts it.
+    bool admit(RateLimiter* limiter, uint64_t bytes, std::optional<RateClock::duration>& throttled,
+               std::atomic<uint64_t>& throttled_count);
     // Host iovecs for the descriptors; false if one no longer translates.
     bool gather(std::span<const virtio::Descriptor> descriptors, std::vector<iovec>& iovecs) const;
 
@@ -86,6 +127,11 @@ private:
     bool tx_more_ = false;
     bool failed_ = false;
     bool backend_failed_ = false;  // receive failed for good
+    std::optional<RateClock::duration> rx_throttled_;
+    std::optional<RateClock::duration> tx_throttled_;
+    // The chain at the head of the transmit ring has been charged to the
+    // limiter already (the backend then refused it): not charged twice.
+    bool tx_head_paid_ = false;
     virtio::DescriptorChain chain_;
     std::vector<iovec> iovecs_;
     struct RxChain {

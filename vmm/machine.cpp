@@ -251,6 +251,8 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
         options.name = network.name;
         options.mac = network.mac.bytes;
         options.mtu = network.mtu;
+        options.rx_rate_limiter = network.config.rx_rate_limiter;
+        options.tx_rate_limiter = network.config.tx_rate_limiter;
         auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_,
                                                            std::move(network.vhost));
         net_devices_.push_back(device);

@@ -241,3 +241,80 @@ TEST_CASE("bad values and combinations for vhost, macvtap and vfio name the prob
         CHECK_THAT(error_of(std::string("mode=vfio,device=") + bad), Catch::Contains("expected a PCI address"));
     }
 }
+
+TEST_CASE("rate limiter keys set token buckets per direction", "[net][net_config][rate_limit]") {
+    auto config = parse_net_config("mode=tap,ifname=tap0,tx-bandwidth=1250000:100,tx-ops=1000:1000:500,"
+                                   "rx-bandwidth=1:1");
+    REQUIRE(config.ok());
+    REQUIRE(config->tx_rate_limiter.bandwidth);
+    CHECK(config->tx_rate_limiter.bandwidth->size == 1250000);
+    CHECK(config->tx_rate_limiter.bandwidth->refill_time_ms == 100);
+    CHECK(config->tx_rate_limiter.bandwidth->one_time_burst == 0);
+    REQUIRE(config->tx_rate_limiter.ops);
+    CHECK(config->tx_rate_limiter.ops->size == 1000);
+    CHECK(config->tx_rate_limiter.ops->refill_time_ms == 1000);
+    CHECK(config->tx_rate_limiter.ops->one_time_burst == 500);
+    REQUIRE(config->rx_rate_limiter.bandwidth);
+    CHECK(config->rx_rate_limiter.bandwidth->size == 1);
+    CHECK_FALSE(config->rx_rate_limiter.ops);
+    CHECK(skiff::net::limits_rate(config->rx_rate_limiter));
+
+    auto unlimited = parse_net_config("mode=tap,ifname=tap0");
+    CHECK_FALSE(skiff::net::limits_rate(unlimited->rx_rate_limiter));
+    CHECK_FALSE(skiff::net::limits_rate(unlimited->tx_rate_limiter));
+
+    auto macvtap = parse_net_config("mode=macvtap,link=eth1,rx-ops=100:10,vhost=off");
+    REQUIRE(macvtap.ok());
+    CHECK(macvtap->rx_rate_limiter.ops->size == 100);
+    CHECK(parse_net_config("mode=tap,ifname=t,tx-bandwidth=18446744073709551615:1000000000000:18446744073709551615")
+              .ok());
+}
+
+TEST_CASE("bad rate limiter values and modes name the problem", "[net][net_config][rate_limit]") {
+    struct Case {
+        std::string text;
+        std::vector<std::string> expected;
+    };
+    const std::vector<Case> cases = {
+        {"mode=tap,ifname=t,tx-bandwidth=1000", {"tx-bandwidth=1000", "two or three numbers", "BYTES:REFILL_MS"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1:2:3:4", {"two or three numbers"}},
+        {"mode=tap,ifname=t,tx-bandwidth=0:100", {"BYTES must be a whole number from 1"}},
+        {"mode=tap,ifname=t,rx-ops=0:100", {"rx-ops=0:100", "FRAMES must be", "FRAMES:REFILL_MS"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1000:0", {"REFILL_MS must be", "from 1 to"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1000:1000000000001", {"REFILL_MS"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1000:", {"REFILL_MS"}},
+        {"mode=tap,ifname=t,tx-bandwidth=:100", {"BYTES must be"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1M:100", {"BYTES must be"}},
+        {"mode=tap,ifname=t,tx-bandwidth=-1:100", {"BYTES must be"}},
+        {"mode=tap,ifname=t,tx-bandwidth=18446744073709551616:100", {"BYTES must be"}},
+        {"mode=tap,ifname=t,tx-ops=10:10:x", {"BURST must be a whole number"}},
+        {"mode=tap,ifname=t,tx-bandwidth=1000/100", {"two or three numbers"}},
+        {"mode=tap,ifname=t,tx-rate=1000:100", {"unknown key 'tx-rate'", "rx-bandwidth, rx-ops, tx-bandwidth, tx-ops"}},
+        {"mode=vhost,ifname=t,tx-bandwidth=1000:100", {"unknown key 'tx-bandwidth'"}},
+        {"mode=vfio,device=0000:03:10.2,rx-ops=1:1", {"unknown key 'rx-ops'"}},
+        {"mode=macvtap,link=eth1,vhost=on,tx-ops=1:1", {"rate limiters need skiff's own data path", "vhost=on"}},
+    };
+    for (const auto& test : cases) {
+        INFO("--net " << test.text);
+        auto message = error_of(test.text);
+        INFO("error: " << message);
+        CHECK_THAT(message, Catch::StartsWith("--net: "));
+        for (const auto& expected : test.expected) {
+            CHECK_THAT(message, Catch::Contains(expected));
+        }
+    }
+    // The API's and the config file's items: the same check, their context.
+    auto from_items = skiff::net::net_config_from_items(
+        {{"mode", "macvtap"}, {"link", "eth1"}, {"vhost", "on"}, {"tx-ops", "1:1"}}, "network interface eth0");
+    REQUIRE_FALSE(from_items.ok());
+    CHECK_THAT(from_items.error().message, Catch::StartsWith("network interface eth0: rate limiters need"));
+}
+
+TEST_CASE("net option help lists the rate limiter keys", "[net][net_config][rate_limit]") {
+    auto help = skiff::net::net_config_help();
+    for (const char* key : {"rx-bandwidth", "rx-ops", "tx-bandwidth", "tx-ops"}) {
+        INFO(key);
+        CHECK_THAT(help, Catch::Contains(std::string("    ") + key));
+    }
+    CHECK_THAT(help, Catch::Contains("tx-bandwidth=1250000:100"));
+}

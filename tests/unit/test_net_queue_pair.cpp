@@ -1,6 +1,4 @@
-#include "fake_net_backend.h"
-#include "net/queue_pair.h"
-#include "virtio_test_ring.h"
+#include "queue_pair_fixture.h"
 
 #include <sys/epoll.h>
 
@@ -10,75 +8,15 @@
 #include <numeric>
 
 using namespace skiff;
-using skiff::testing::DriverRing;
-using skiff::testing::FakeNetBackend;
+using skiff::testing::frame_of;
+using skiff::testing::guest_bytes;
 
 namespace {
 
 constexpr uint16_t kWrite = virtio::ring::kDescriptorWrite;
 constexpr uint16_t kNext = virtio::ring::kDescriptorNext;
 
-class RecordingInterrupt final : public virtio::VirtioInterrupt {
-public:
-    void signal_queue(uint16_t queue) override { ++queue_signals[queue]; }
-    void signal_config() override { ++config_signals; }
-    int queue_signals[2] = {0, 0};
-    int config_signals = 0;
-};
-
-// Two rings in one guest memory: receive at 0x1000.., transmit at 0x40000..
-struct Fixture {
-    GuestMemory memory = GuestMemory::create({{GuestAddress(0), 0x200000}}).value();
-    DriverRing rx{memory, 16};
-    DriverRing tx_ring{memory, 16};
-    FakeNetBackend backend;
-    RecordingInterrupt interrupt;
-    net::NetCounters counters;
-    std::vector<std::string> resets;
-    std::unique_ptr<net::QueuePair> pair;
-
-    explicit Fixture(bool mergeable = false, size_t max_frame = net::kVnetHeaderSize + 1518) {
-        virtio::QueueConfig tx_config = rx.config();
-        tx_config.descriptor_table = GuestAddress(0x40000);
-        tx_config.available_ring = GuestAddress(0x42000);
-        tx_config.used_ring = GuestAddress(0x43000);
-        tx_ring_config = tx_config;
-        net::QueuePairOptions options;
-        options.mergeable_rx_buffers = mergeable;
-        options.max_frame = max_frame;
-        pair = std::make_unique<net::QueuePair>(
-            memory, virtio::Queue::create(rx.config(), memory, false, true).value(),
-            virtio::Queue::create(tx_config, memory, false, true).value(), backend, interrupt, counters, options,
-            [this](std::string_view reason) { resets.emplace_back(reason); });
-    }
-    virtio::QueueConfig tx_ring_config;
-
-    // The transmit ring is not at DriverRing's default place: write it by hand.
-    void tx_descriptor(uint16_t index, uint64_t address, uint32_t length, uint16_t flags, uint16_t next = 0) {
-        tx_ring.write_descriptor(GuestAddress(0x40000 + 16 * uint64_t{index}), address, length, flags, next);
-    }
-    void tx_publish(uint16_t head) {
-        REQUIRE(memory.write_object(GuestAddress(0x42000 + 4 + 2 * uint64_t(tx_published % 16)), head).ok());
-        ++tx_published;
-        REQUIRE(memory.write_object(GuestAddress(0x42002), tx_published).ok());
-    }
-    uint16_t tx_used_index() { return memory.read_object<uint16_t>(GuestAddress(0x43002)).value(); }
-    uint16_t tx_published = 0;
-};
-
-std::vector<uint8_t> frame_of(size_t payload, uint8_t seed) {
-    std::vector<uint8_t> frame(net::kVnetHeaderSize + payload);
-    for (size_t i = net::kVnetHeaderSize; i < frame.size(); ++i) {
-        frame[i] = static_cast<uint8_t>(seed + i * 7);
-    }
-    return frame;
-}
-
-std::vector<uint8_t> guest_bytes(const GuestMemory& memory, uint64_t address, size_t length) {
-    std::vector<uint8_t> bytes(length);
-    REQUIRE(memory.read(GuestAddress(address), std::as_writable_bytes(std::span(bytes))).ok());
-    return bytes;
-}
+using Fixture = skiff::testing::QueuePairFixture;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include "devices/virtio/net/features.h"
 #include "devices/virtio/vhost/vhost_vrings.h"
+#include "net/net_config.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -57,7 +58,11 @@ constexpr uint16_t kTransmitQueue = 1;
 VirtioNet::VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> backend, EventLoop& loop,
                      std::unique_ptr<vhost::VhostNetBackend> vhost)
     : options_(std::move(options)), backend_(std::move(backend)), loop_(loop),
-      features_(offered_features(options_, backend_->supported_offloads())), vhost_(std::move(vhost)) {
+      features_(offered_features(options_, backend_->supported_offloads())),
+      rx_limiter_(options_.rx_rate_limiter), tx_limiter_(options_.tx_rate_limiter), vhost_(std::move(vhost)) {
+    if (vhost_ && (net::limits_rate(options_.rx_rate_limiter) || net::limits_rate(options_.tx_rate_limiter))) {
+        spdlog::warn("{}: rate limits ignored: vhost-net moves this interface's frames", options_.name);
+    }
     if (vhost_) {
         auto features = vhost_->get_features();
         if (features.ok()) {
@@ -136,6 +141,17 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
     pair.mergeable_rx_buffers = has_feature(features, net_feature::kMrgRxbuf);
     bool large_frames = offloads.tso4 || offloads.tso6;
     pair.max_frame = net::kVnetHeaderSize + (large_frames ? 65550 : 14 + 4 + options_.mtu.value_or(1500));
+    pair.rx_limiter = &rx_limiter_;
+    pair.tx_limiter = &tx_limiter_;
+    for (std::optional<TimerFd>* timer : {&rx_timer_, &tx_timer_}) {
+        if (!*timer) {
+            auto created = TimerFd::create();
+            if (!created.ok()) {
+                return created.error().context(options_.name);
+            }
+            timer->emplace(std::move(created).value());
+        }
+    }
     activation_ = std::move(activation);
     queue_pair_ = std::make_unique<net::QueuePair>(
         *activation_.memory, std::move(activation_.queues[0].queue), std::move(activation_.queues[1].queue),
@@ -150,6 +166,12 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
     if (registered.ok()) {
         backend_interest_ = queue_pair_->backend_interest();
         registered = loop_.add(backend_->fd(), backend_interest_, [this](uint32_t events) { on_backend(events); });
+    }
+    if (registered.ok()) {
+        registered = loop_.add(rx_timer_->fd(), EPOLLIN, [this](uint32_t) { on_rate_timer(true); });
+    }
+    if (registered.ok()) {
+        registered = loop_.add(tx_timer_->fd(), EPOLLIN, [this](uint32_t) { on_rate_timer(false); });
     }
     if (!registered.ok()) {
         stop();
@@ -269,6 +291,12 @@ void VirtioNet::stop() {
     for (const ActivatedQueue& queue : activation_.queues) {
         loop_.remove(queue.kick_fd);
     }
+    for (std::optional<TimerFd>* timer : {&rx_timer_, &tx_timer_}) {
+        if (*timer) {
+            loop_.remove((*timer)->fd());
+            (*timer)->disarm();  // a new activation starts with no direction waiting
+        }
+    }
     queue_pair_.reset();
     activation_ = Activation{};
 }
@@ -281,11 +309,79 @@ void VirtioNet::on_kick(int fd, bool receive) {
         return;
     }
     if (receive) {
-        queue_pair_->process_rx();
+        process_rx();
     } else {
-        queue_pair_->process_tx();
+        process_tx();
     }
     after_processing();
+}
+
+void VirtioNet::on_rate_timer(bool receive) {
+    std::lock_guard lock(mutex_);
+    std::optional<TimerFd>& timer = receive ? rx_timer_ : tx_timer_;
+    // Stale after a reset (a handler removed mid-dispatch runs once more):
+    // then the timer was disarmed and queue_pair_ may be gone or new.
+    if (!queue_pair_ || !timer || timer->consume() == 0) {
+        return;
+    }
+    if (receive) {
+        process_rx();
+    } else {
+        process_tx();
+    }
+    after_processing();
+}
+
+namespace {
+
+// Arms `timer` for a direction its limiter holds back; disarms it when
+// the direction moved freely.
+void follow_throttle(TimerFd& timer, std::optional<net::RateClock::duration> wait) {
+    if (wait) {
+        timer.arm(std::chrono::duration_cast<std::chrono::nanoseconds>(*wait));
+    } else if (timer.armed()) {
+        timer.disarm();
+    }
+}
+
+}  // namespace
+
+void VirtioNet::process_rx() {
+    queue_pair_->process_rx();
+    follow_throttle(*rx_timer_, queue_pair_->rx_throttled());
+}
+
+void VirtioNet::process_tx() {
+    queue_pair_->process_tx();
+    follow_throttle(*tx_timer_, queue_pair_->tx_throttled());
+}
+
+Result<void> VirtioNet::update_rate_limiters(std::optional<net::RateLimiterConfig> rx,
+                                             std::optional<net::RateLimiterConfig> tx) {
+    std::lock_guard lock(mutex_);
+    if (vhost_ && (rx || tx)) {
+        return Error{fmt::format("{}: cannot change its rate limiters: vhost-net moves its frames in the kernel, "
+                                 "which skiff cannot hold back (use mode=tap, or macvtap with vhost=off)",
+                                 options_.name)};
+    }
+    net::RateClock::time_point now = net::RateClock::now();
+    auto apply = [&](const std::optional<net::RateLimiterConfig>& config, net::RateLimiter& limiter,
+                     std::optional<TimerFd>& timer) {
+        if (!config) {
+            return;
+        }
+        limiter.update(*config, now);
+        // A direction waiting under the old limit: its timer fires now, and
+        // the loop thread tries it against the new one.
+        if (queue_pair_ && timer && timer->armed()) {
+            timer->arm(std::chrono::nanoseconds(1));
+        }
+    };
+    apply(rx, rx_limiter_, rx_timer_);
+    apply(tx, tx_limiter_, tx_timer_);
+    spdlog::debug("{}: rate limiters updated (rx {}, tx {})", options_.name, rx ? "new" : "unchanged",
+                  tx ? "new" : "unchanged");
+    return {};
 }
 
 void VirtioNet::on_backend(uint32_t events) {
@@ -301,10 +397,10 @@ void VirtioNet::on_backend(uint32_t events) {
         return;
     }
     if (events & EPOLLOUT) {
-        queue_pair_->process_tx();
+        process_tx();
     }
     if (events & EPOLLIN) {
-        queue_pair_->process_rx();
+        process_rx();
     }
     after_processing();
 }

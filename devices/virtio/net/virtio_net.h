@@ -15,6 +15,14 @@
 // tap. reset(), a new activation and the destructor detach the tap (fd
 // -1), stop the vrings (GET_VRING_BASE) and drop the relays. The packet
 // counters stay at zero: the kernel moves the packets.
+//
+// Rate limits (in-process only): the device owns an rx and a tx
+// net::RateLimiter, kept across resets and activations, that the QueuePair
+// asks before it moves a frame. A direction stopped by its limiter gets a
+// one-shot timerfd on the event loop; when it fires, that direction is
+// processed again (while rx waits, the backend is not polled for input).
+// update_rate_limiters() changes the limits from any thread and has a
+// waiting direction re-evaluated on the loop at once.
 #pragma once
 
 #include "devices/virtio/vhost/vhost_backend.h"
@@ -23,6 +31,7 @@
 #include "net/queue_pair.h"
 #include "vmm/event_fd.h"
 #include "vmm/event_loop.h"
+#include "vmm/timer_fd.h"
 
 #include <array>
 #include <memory>
@@ -37,6 +46,12 @@ struct VirtioNetOptions {
     std::string name;  // "net0"
     std::array<uint8_t, 6> mac{};
     std::optional<uint16_t> mtu;  // offered as VIRTIO_NET_F_MTU when set
+    // Limits on frames into the guest (rx) and from it (tx); the default
+    // limits nothing. In-process data path only (vhost mode ignores them:
+    // net::check_rate_limiters() refuses that configuration earlier).
+    // (Default member initializers: designated initializers may leave them out.)
+    net::RateLimiterConfig rx_rate_limiter{};
+    net::RateLimiterConfig tx_rate_limiter{};
 };
 
 class VirtioNet final : public VirtioDevice {
@@ -58,13 +73,24 @@ public:
     void reset() override;
     [[nodiscard]] std::string_view name() const override { return options_.name; }
 
+    // Atomics: readable from any thread while the loop updates them.
     [[nodiscard]] const net::NetCounters& counters() const { return counters_; }
+    [[nodiscard]] net::NetCounterValues counter_values() const { return net::read_counters(counters_); }
+    // New limits at run time, from any thread; an absent one is left as it
+    // is. They apply at once with full buckets, and a direction waiting
+    // under the old limit is re-evaluated. Fails in vhost mode (the kernel
+    // moves the frames; nothing in skiff can hold them back).
+    [[nodiscard]] Result<void> update_rate_limiters(std::optional<net::RateLimiterConfig> rx,
+                                                    std::optional<net::RateLimiterConfig> tx);
     [[nodiscard]] net::NetBackend& backend() { return *backend_; }
     [[nodiscard]] bool uses_vhost() const { return vhost_ != nullptr; }
 
 private:
     void on_kick(int fd, bool receive);
     void on_backend(uint32_t events);
+    void on_rate_timer(bool receive);
+    void process_rx();        // under mutex_, with queue_pair_
+    void process_tx();        // under mutex_, with queue_pair_
     void after_processing();  // under mutex_
     void stop();              // under mutex_
     [[nodiscard]] Result<void> start_in_process(Activation activation, const net::Offloads& offloads);
@@ -83,6 +109,12 @@ private:
     Activation activation_;
     std::unique_ptr<net::QueuePair> queue_pair_;
     uint32_t backend_interest_ = 0;
+    net::RateLimiter rx_limiter_;
+    net::RateLimiter tx_limiter_;
+    // In-process: per direction, armed while its limiter holds it back;
+    // created at the first activation, on the loop while activated.
+    std::optional<TimerFd> rx_timer_;
+    std::optional<TimerFd> tx_timer_;
 
     // vhost mode.
     std::unique_ptr<vhost::VhostNetBackend> vhost_;
