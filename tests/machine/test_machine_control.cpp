@@ -127,6 +127,26 @@ TEST_CASE("pause stops every vCPU, resume restarts them where they were", "[kvm]
     CHECK(machine.paused_duration() > paused_for);
 }
 
+TEST_CASE("many quick pauses and resumes from two threads neither hang nor lose the guest", "[kvm][pause]") {
+    RunningVm vm("tick", 2);
+    vm.start();
+    REQUIRE(vm.console().wait_for("skiff-testguest: tick 0\n", kBootTimeout));
+    auto cycle = [&vm] {
+        for (int index = 0; index < 100; ++index) {
+            REQUIRE(vm.machine().pause().ok());
+            REQUIRE(vm.machine().resume().ok());
+        }
+    };
+    auto started = std::chrono::steady_clock::now();
+    std::thread other(cycle);
+    cycle();
+    other.join();
+    CHECK(std::chrono::steady_clock::now() - started < 20s);
+    CHECK_FALSE(vm.machine().paused());
+    const uint64_t now = vm.console().total_bytes();
+    CHECK(vm.console().wait_for("skiff-testguest: tick", 10s, now));
+}
+
 TEST_CASE("a stop request ends a paused VM promptly", "[kvm][pause]") {
     RunningVm vm("tick", 2);
     vm.start();
