@@ -1,75 +1,22 @@
 // Pause, resume and Ctrl-Alt-Del on a running test guest, with its console
 // captured in memory: what the REST API and the C++ library do to a Machine
 // from another thread while Machine::run() runs.
-#include "guest-images/embedded_testguest.h"
-#include "vmm/machine.h"
-
-#include <catch2/catch.hpp>
+#include "running_vm.h"
 
 #include <sched.h>
 
-#include <chrono>
-#include <future>
-#include <optional>
 #include <regex>
 #include <thread>
 
 using namespace std::chrono_literals;
 using skiff::ExitStatus;
 using skiff::Machine;
+using skiff::test::RunningVm;
+using skiff::test::testguest_config;
 
 namespace {
 
 constexpr auto kBootTimeout = 30s;
-
-// A Machine built from the embedded test guest, run on a thread of its own;
-// stopped and waited for when the test ends.
-class RunningVm {
-public:
-    explicit RunningVm(const std::string& mode, uint32_t cpus = 1, std::vector<skiff::net::NetConfig> networks = {}) {
-        skiff::VmConfig config;
-        config.cmdline = "console=ttyS0";
-        if (!mode.empty()) {
-            config.cmdline += " testguest.mode=" + mode;
-        }
-        config.cpu_count = cpus;
-        config.memory_mib = 64;
-        config.serial.output = skiff::SerialOutput::Capture;
-        config.timeout_seconds = 120;  // a test that hangs still ends
-        config.networks = std::move(networks);
-        auto built = Machine::build(config, Machine::Clock::now(), skiff::embedded_testguest());
-        if (!built.ok()) {
-            FAIL("building the VM: " << built.error().message);
-        }
-        machine_ = std::move(built).value();
-    }
-    ~RunningVm() {
-        machine_->lifecycle().request_stop(ExitStatus::GuestShutdown, "test over");
-        if (finished_.valid()) {
-            finished_.wait();
-        }
-    }
-    RunningVm(const RunningVm&) = delete;
-    RunningVm& operator=(const RunningVm&) = delete;
-
-    void start() {
-        finished_ = std::async(std::launch::async, [this] { return machine_->run(); });
-    }
-    // The VM's exit report once run() returned, or nothing after `timeout`.
-    std::optional<skiff::ExitReport> wait_for_end(std::chrono::milliseconds timeout) {
-        if (finished_.wait_for(timeout) != std::future_status::ready) {
-            return std::nullopt;
-        }
-        return finished_.get();
-    }
-
-    Machine& machine() { return *machine_; }
-    const skiff::ConsoleCapture& console() { return *machine_->console_capture(); }
-
-private:
-    std::unique_ptr<Machine> machine_;
-    std::future<skiff::ExitReport> finished_;
-};
 
 // The numbers of the complete "tick N" lines, in order.
 std::vector<uint64_t> tick_numbers(const std::string& output) {
@@ -87,7 +34,7 @@ std::vector<uint64_t> tick_numbers(const std::string& output) {
 TEST_CASE("pause stops every vCPU, resume restarts them where they were", "[kvm][pause]") {
     const uint32_t cpus = GENERATE(1u, 2u);
     INFO(cpus << " vCPU(s)");
-    RunningVm vm("tick", cpus);
+    RunningVm vm(testguest_config("tick", cpus));
     Machine& machine = vm.machine();
     CHECK_FALSE(machine.paused());
     CHECK(machine.resume().ok());  // resuming a running VM: nothing to do
@@ -128,7 +75,7 @@ TEST_CASE("pause stops every vCPU, resume restarts them where they were", "[kvm]
 }
 
 TEST_CASE("many quick pauses and resumes from two threads neither hang nor lose the guest", "[kvm][pause]") {
-    RunningVm vm("tick", 2);
+    RunningVm vm(testguest_config("tick", 2));
     vm.start();
     REQUIRE(vm.console().wait_for("skiff-testguest: tick 0\n", kBootTimeout));
     auto cycle = [&vm] {
@@ -148,7 +95,7 @@ TEST_CASE("many quick pauses and resumes from two threads neither hang nor lose 
 }
 
 TEST_CASE("a stop request ends a paused VM promptly", "[kvm][pause]") {
-    RunningVm vm("tick", 2);
+    RunningVm vm(testguest_config("tick", 2));
     vm.start();
     REQUIRE(vm.console().wait_for("skiff-testguest: tick 1\n", kBootTimeout));
     REQUIRE(vm.machine().pause().ok());
@@ -166,7 +113,7 @@ TEST_CASE("a stop request ends a paused VM promptly", "[kvm][pause]") {
 }
 
 TEST_CASE("a VM paused before it runs starts with its vCPUs parked", "[kvm][pause]") {
-    RunningVm vm("tick");
+    RunningVm vm(testguest_config("tick"));
     REQUIRE(vm.machine().pause().ok());
     CHECK(vm.machine().paused());
     vm.start();
@@ -178,7 +125,7 @@ TEST_CASE("a VM paused before it runs starts with its vCPUs parked", "[kvm][paus
 }
 
 TEST_CASE("Ctrl-Alt-Del makes the test guest reset, which ends the VM", "[kvm][ctrl-alt-del]") {
-    RunningVm vm("tick");
+    RunningVm vm(testguest_config("tick"));
     vm.start();
     REQUIRE(vm.console().wait_for("skiff-testguest: tick 1\n", kBootTimeout));
     REQUIRE(vm.machine().send_ctrl_alt_del().ok());
@@ -191,7 +138,7 @@ TEST_CASE("Ctrl-Alt-Del makes the test guest reset, which ends the VM", "[kvm][c
 }
 
 TEST_CASE("Ctrl-Alt-Del sent to a paused VM waits in the i8042 until it resumes", "[kvm][ctrl-alt-del][pause]") {
-    RunningVm vm("tick");
+    RunningVm vm(testguest_config("tick"));
     vm.start();
     REQUIRE(vm.console().wait_for("skiff-testguest: tick 1\n", kBootTimeout));
     REQUIRE(vm.machine().pause().ok());
@@ -214,7 +161,9 @@ TEST_CASE("Ctrl-Alt-Del reaches the test guest serving the network", "[kvm][ctrl
     }
     skiff::net::NetConfig network;
     network.ifname = "skiffcad0";
-    RunningVm vm("", 1, {network});  // no mode: serve the network
+    auto config = testguest_config("");  // no mode: serve the network
+    config.networks = {network};
+    RunningVm vm(config);
     vm.start();
     REQUIRE(vm.console().wait_for("skiff-testguest: network ready\n", kBootTimeout));
     REQUIRE(vm.machine().send_ctrl_alt_del().ok());
