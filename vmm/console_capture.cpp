@@ -10,8 +10,11 @@ void ConsoleCapture::append(std::span<const uint8_t> bytes) {
     if (bytes.empty()) {
         return;
     }
+    const std::span<const uint8_t> chunk = bytes;
+    std::shared_ptr<const Listener> listener;
     {
         std::lock_guard lock(mutex_);
+        listener = listener_;
         // Only the last ring_.size() bytes of a long chunk can stay.
         if (bytes.size() > ring_.size()) {
             total_ += bytes.size() - ring_.size();
@@ -23,6 +26,14 @@ void ConsoleCapture::append(std::span<const uint8_t> bytes) {
         }
     }
     appended_.notify_all();
+    if (listener) {
+        (*listener)(chunk);
+    }
+}
+
+void ConsoleCapture::set_listener(Listener listener) {
+    std::lock_guard lock(mutex_);
+    listener_ = listener ? std::make_shared<const Listener>(std::move(listener)) : nullptr;
 }
 
 std::string ConsoleCapture::kept_since(uint64_t from) const {

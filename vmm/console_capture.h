@@ -6,6 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -17,11 +19,18 @@ namespace skiff {
 class ConsoleCapture final {
 public:
     static constexpr size_t kDefaultLimit = 1024 * 1024;
+    using Listener = std::function<void(std::span<const uint8_t>)>;
 
     // `limit` 0 is taken as 1: the capture always holds the last byte.
     explicit ConsoleCapture(size_t limit = kDefaultLimit);
 
     void append(std::span<const uint8_t> bytes);
+
+    // Called with every chunk once it is kept, on the thread that appended
+    // it (a vCPU's: keep it short). The UART delivers the guest's output a
+    // byte at a time. Replaces the previous listener; empty: none. May be
+    // set while output arrives.
+    void set_listener(Listener listener);
 
     // The bytes kept, oldest first (at most limit()).
     [[nodiscard]] std::string contents() const;
@@ -43,6 +52,7 @@ private:
     mutable std::condition_variable appended_;
     std::vector<char> ring_;  // byte at absolute position p is ring_[p % size]
     uint64_t total_ = 0;
+    std::shared_ptr<const Listener> listener_;
 };
 
 }  // namespace skiff

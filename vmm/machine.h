@@ -68,7 +68,8 @@ public:
     [[nodiscard]] Result<void> send_ctrl_alt_del();
 
     // The console output kept in memory (SerialOutput::Capture), else null.
-    [[nodiscard]] std::shared_ptr<const ConsoleCapture> console_capture() const { return console_.capture(); }
+    // Thread-safe; outlives the Machine if the caller keeps it.
+    [[nodiscard]] std::shared_ptr<ConsoleCapture> console_capture() const { return console_.capture(); }
     // Its contents, or empty without capture.
     [[nodiscard]] std::string console_output() const;
 

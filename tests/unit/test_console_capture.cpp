@@ -106,3 +106,16 @@ TEST_CASE("console output in capture mode keeps what the guest writes", "[consol
     REQUIRE(discarding.ok());
     CHECK(discarding->capture() == nullptr);
 }
+
+TEST_CASE("console capture hands every chunk to its listener, whole", "[console]") {
+    ConsoleCapture capture(4);
+    std::string heard;
+    capture.set_listener([&heard](std::span<const uint8_t> bytes) { heard.append(bytes.begin(), bytes.end()); });
+    append(capture, "ab");
+    append(capture, "cdefgh");  // longer than the bound: kept in part, heard whole
+    CHECK(heard == "abcdefgh");
+    CHECK(capture.contents() == "efgh");
+    capture.set_listener(nullptr);
+    append(capture, "ij");
+    CHECK(heard == "abcdefgh");
+}
