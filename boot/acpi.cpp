@@ -29,10 +29,12 @@ constexpr uint8_t kTimerIrq = 0;
 constexpr uint32_t kTimerGsi = 2;
 constexpr uint8_t kNmiLint = 1;
 // No VGA; no CMOS RTC (skiff emulates none, so Linux should not probe one);
-// MSI stays allowed (PCI MSI-X) and, with no legacy device flags, Linux
+// MSI stays allowed (PCI MSI-X). No 8042 flag: the DSDT names the i8042
+// when it is there (AcpiConfig::ps2_keyboard); without a DSDT device Linux
 // leaves the i8042 to the reboot path (reboot=k) without probing it.
 constexpr uint16_t kBootArchitecture = acpi::kBootArchVgaNotPresent | acpi::kBootArchCmosRtcNotPresent;
 constexpr char kVirtioMmioHid[] = "LNRO0005";
+constexpr char kPs2KeyboardHid[] = "PNP0303";  // IBM enhanced keyboard (101/102 keys)
 
 template <size_t N>
 void copy_text(char (&field)[N], const char (&text)[N + 1]) {
@@ -190,6 +192,16 @@ Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config) {
         AmlBuilder body;
         body.hid(kVirtioMmioHid).uid(index).crs(resources);
         system_bus.device(fmt::format("V{:03X}", index), body);
+    }
+    if (config.ps2_keyboard) {
+        ResourceTemplate resources;
+        resources.io(layout::kI8042DataPort, 1)
+            .io(layout::kI8042CommandPort, 1)
+            .interrupt(InterruptTrigger::Edge, InterruptPolarity::ActiveHigh, InterruptSharing::Exclusive,
+                       layout::kI8042KeyboardIrq);
+        AmlBuilder body;
+        body.hid(kPs2KeyboardHid).crs(resources);
+        system_bus.device("PS2K", body);
     }
     AmlBuilder definitions;
     definitions.scope("\\_SB_", system_bus);

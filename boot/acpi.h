@@ -24,6 +24,10 @@ struct AcpiMmioDevice {
 struct AcpiConfig {
     uint32_t cpu_count = 1;  // 1..254: APIC IDs 0..n-1, the IOAPIC takes n
     std::vector<AcpiMmioDevice> virtio_mmio_devices;
+    // The i8042 with a keyboard (HID PNP0303: ports 0x60 and 0x64, IRQ 1),
+    // so that an ACPI kernel binds its i8042/atkbd drivers (Ctrl-Alt-Del).
+    // No mouse: Linux then leaves the second port alone.
+    bool ps2_keyboard = false;
 };
 
 // Returns the RSDP address. Errors: cpu_count out of range, a device outside

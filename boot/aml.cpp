@@ -29,6 +29,8 @@ constexpr uint8_t kNullName = 0x00;
 constexpr uint8_t kMemory32FixedTag = 0x86;        // large item, name 0x06
 constexpr uint16_t kMemory32FixedLength = 9;
 constexpr uint8_t kExtendedInterruptTag = 0x89;    // large item, name 0x09
+constexpr uint8_t kIoPortTag = 0x47;               // small item, name 0x08, length 7
+constexpr uint8_t kIoPortDecode16 = 0x01;
 constexpr uint8_t kEndTag = 0x79;                  // small item, name 0x0f, length 1
 constexpr uint8_t kInterruptConsumer = 0x01;
 constexpr uint8_t kInterruptEdge = 0x02;
@@ -204,6 +206,16 @@ ResourceTemplate& ResourceTemplate::interrupt(InterruptTrigger trigger, Interrup
     descriptors_.push_back(flags);
     descriptors_.push_back(1);
     put_le(descriptors_, number, 4);
+    return *this;
+}
+
+ResourceTemplate& ResourceTemplate::io(uint16_t base, uint8_t length) {
+    descriptors_.push_back(kIoPortTag);
+    descriptors_.push_back(kIoPortDecode16);
+    put_le(descriptors_, base, 2);  // minimum
+    put_le(descriptors_, base, 2);  // maximum: the range cannot move
+    descriptors_.push_back(1);      // alignment
+    descriptors_.push_back(length);
     return *this;
 }
 

@@ -1,7 +1,7 @@
 // A small AML encoder for the DSDT, following ACPI 6.5 chapter 20 (AML
 // grammar: NameOp, ScopeOp, DeviceOp, PkgLength, NameString, integer and
 // string data) and section 6.4 (resource descriptors for _CRS: Memory32Fixed,
-// Extended Interrupt, End Tag). It emits what iasl emits for the same ASL,
+// Extended Interrupt, I/O Port, End Tag). It emits what iasl emits for the same ASL,
 // so the unit tests can compare against hand-assembled bytes.
 //
 //   AmlBuilder device;
@@ -34,6 +34,8 @@ public:
     // Interrupt(ResourceConsumer, trigger, polarity, sharing) { number }
     ResourceTemplate& interrupt(InterruptTrigger trigger, InterruptPolarity polarity, InterruptSharing sharing,
                                 uint32_t number);
+    // IO(Decode16, base, base, 1, length): a fixed range of I/O ports.
+    ResourceTemplate& io(uint16_t base, uint8_t length);
     // The descriptors, then the End Tag (checksum 0: "treat as valid").
     [[nodiscard]] std::vector<uint8_t> bytes() const;
 

@@ -54,6 +54,7 @@ inline constexpr uint32_t kCom1Irq = 4;
 inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;
 inline constexpr uint8_t kI8042ResetCommand = 0xfe;
+inline constexpr uint32_t kI8042KeyboardIrq = 1;
 
 // IRQs 5..23 are free for devices (virtio-mmio uses them from 5 on).
 inline constexpr uint32_t kFirstDeviceIrq = 5;

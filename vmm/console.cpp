@@ -22,6 +22,9 @@ Result<ConsoleOutput> ConsoleOutput::open(const SerialConfig& config) {
             }
             return ConsoleOutput(fd, UniqueFd(fd));
         }
+        case SerialOutput::Capture:
+            return ConsoleOutput(-1, UniqueFd(),
+                                 std::make_shared<ConsoleCapture>(static_cast<size_t>(config.capture_limit)));
     }
     return Error{"unknown serial output"};
 }
@@ -29,6 +32,9 @@ Result<ConsoleOutput> ConsoleOutput::open(const SerialConfig& config) {
 void ConsoleOutput::write(std::span<const uint8_t> bytes) {
     if (tap_) {
         tap_(bytes);
+    }
+    if (capture_) {
+        capture_->append(bytes);
     }
     if (fd_ < 0) {
         return;

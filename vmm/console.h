@@ -1,9 +1,10 @@
 // The host end of the guest's serial console: where guest output goes
-// (stdout, a file, nowhere) and, for stdio, the terminal mode while the VM
+// (stdout, a file, memory, nowhere) and, for stdio, the terminal mode while the VM
 // runs (no line buffering or echo, so the guest's console is interactive;
 // Ctrl-C still stops skiff).
 #pragma once
 
+#include "vmm/console_capture.h"
 #include "vmm/result.h"
 #include "vmm/unique_fd.h"
 #include "vmm/vm_config.h"
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -27,11 +29,15 @@ public:
     void write(std::span<const uint8_t> bytes);
     // Also hands every byte to `tap` (console capture for harnesses).
     void set_tap(std::function<void(std::span<const uint8_t>)> tap) { tap_ = std::move(tap); }
+    // The in-memory copy (SerialOutput::Capture), else null.
+    [[nodiscard]] const std::shared_ptr<ConsoleCapture>& capture() const { return capture_; }
 
 private:
-    ConsoleOutput(int fd, UniqueFd owned) : fd_(fd), owned_(std::move(owned)) {}
+    ConsoleOutput(int fd, UniqueFd owned, std::shared_ptr<ConsoleCapture> capture = nullptr)
+        : fd_(fd), owned_(std::move(owned)), capture_(std::move(capture)) {}
     int fd_ = -1;  // -1: discard
     UniqueFd owned_;
+    std::shared_ptr<ConsoleCapture> capture_;
     bool warned_ = false;
     std::function<void(std::span<const uint8_t>)> tap_;
 };

@@ -181,6 +181,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     boot::AcpiConfig acpi{};
     acpi.cpu_count = config.cpu_count;
     acpi.virtio_mmio_devices = mmio_devices;
+    acpi.ps2_keyboard = true;
     GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
@@ -230,9 +231,11 @@ Result<void> Machine::create_devices(Clock::time_point start, std::string_view s
         serial_line, [this](std::span<const uint8_t> bytes) { console_.write(bytes); });
     TRY(pio_.insert(serial_, layout::kCom1Port, 8));
 
-    auto i8042 = std::make_shared<I8042>(
-        [this] { lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest reset through the i8042"); });
-    TRY(pio_.insert(i8042, layout::kI8042DataPort, I8042::kPortSpan));
+    auto keyboard_line = std::make_shared<KvmInterruptLine>(vm_, layout::kI8042KeyboardIrq);
+    i8042_ = std::make_shared<I8042>(
+        [this] { lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest reset through the i8042"); },
+        keyboard_line);
+    TRY(pio_.insert(i8042_, layout::kI8042DataPort, I8042::kPortSpan));
 
     doorbell_ = std::make_shared<BootDoorbell>(start, nullptr, std::string(start_event));
     TRY(mmio_.insert(doorbell_, layout::kBootDoorbell.value(), layout::kBootDoorbellSize));
@@ -393,6 +396,65 @@ ExitReport Machine::run() {
     }
     log_resource_usage();
     return lifecycle_.report();
+}
+
+Result<void> Machine::pause() {
+    std::lock_guard lock(pause_mutex_);
+    if (lifecycle_.stopping()) {
+        return Error{"cannot pause: the VM is stopping"};
+    }
+    if (paused_) {
+        return {};
+    }
+    // All kicked first, then all waited for: the vCPUs leave KVM_RUN together.
+    for (auto& vcpu : vcpus_) {
+        vcpu->request_pause();
+    }
+    for (auto& vcpu : vcpus_) {
+        vcpu->wait_until_paused();
+    }
+    paused_since_ = Clock::now();
+    paused_.store(true, std::memory_order_release);
+    spdlog::info("VM paused");
+    return {};
+}
+
+Result<void> Machine::resume() {
+    std::lock_guard lock(pause_mutex_);
+    if (lifecycle_.stopping()) {
+        return Error{"cannot resume: the VM is stopping"};
+    }
+    if (!paused_) {
+        return {};
+    }
+    for (auto& vcpu : vcpus_) {
+        vcpu->resume();
+    }
+    paused_before_ += Clock::now() - paused_since_;
+    paused_.store(false, std::memory_order_release);
+    spdlog::info("VM resumed");
+    return {};
+}
+
+Machine::Clock::duration Machine::paused_duration() const {
+    std::lock_guard lock(pause_mutex_);
+    return paused_ ? paused_before_ + (Clock::now() - paused_since_) : paused_before_;
+}
+
+Result<void> Machine::send_ctrl_alt_del() {
+    if (lifecycle_.stopping()) {
+        return Error{"cannot send Ctrl-Alt-Del: the VM is stopping"};
+    }
+    if (!i8042_->press_ctrl_alt_del()) {
+        return Error{"Ctrl-Alt-Del not sent: the guest has not read the keyboard's earlier bytes (i8042 buffer full)"};
+    }
+    spdlog::info("Ctrl-Alt-Del sent to the guest");
+    return {};
+}
+
+std::string Machine::console_output() const {
+    const auto& capture = console_.capture();
+    return capture ? capture->contents() : std::string();
 }
 
 void Machine::log_resource_usage() const {

@@ -6,6 +6,7 @@
 #include "boot/acpi.h"
 #include "devices/io_event_registrar.h"
 #include "devices/legacy/boot_doorbell.h"
+#include "devices/legacy/i8042.h"
 #include "devices/memory_slots.h"
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/pci_root.h"
@@ -25,8 +26,11 @@
 #include "vmm/network_setup.h"
 #include "skiff/config.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 namespace skiff {
@@ -55,6 +59,29 @@ public:
     // New rate limits for interface `id` (absent: unchanged), at run time.
     Result<void> update_rate_limiters(std::string_view id, std::optional<net::RateLimiterConfig> rx,
                                       std::optional<net::RateLimiterConfig> tx);
+
+    // Callable from any thread while run() runs (or before it: the vCPUs
+    // then start paused). pause() returns once every vCPU thread is out of
+    // KVM_RUN and parked; devices and the event loop keep running, so
+    // device state, timers and console input carry on. A stop request ends
+    // a paused VM as it does a running one. Pausing a paused VM or resuming
+    // a running one does nothing. Errors: the VM is stopping.
+    [[nodiscard]] Result<void> pause();
+    [[nodiscard]] Result<void> resume();
+    [[nodiscard]] bool paused() const { return paused_.load(std::memory_order_acquire); }
+    // Time spent paused so far, the current pause included.
+    [[nodiscard]] Clock::duration paused_duration() const;
+
+    // Presses Ctrl-Alt-Del on the i8042's keyboard (Firecracker's
+    // SendCtrlAltDel): Linux reboots, which ends the VM. Errors: the VM is
+    // stopping, or the guest left earlier keystrokes unread.
+    [[nodiscard]] Result<void> send_ctrl_alt_del();
+
+    // The console output kept in memory (SerialOutput::Capture), else null.
+    // Thread-safe; outlives the Machine if the caller keeps it.
+    [[nodiscard]] std::shared_ptr<ConsoleCapture> console_capture() const { return console_.capture(); }
+    // Its contents, or empty without capture.
+    [[nodiscard]] std::string console_output() const;
 
 private:
     Machine(const VmConfig& config, Kvm kvm, VmFd vm, GuestMemory memory, ConsoleOutput console);
@@ -91,6 +118,7 @@ private:
     VmLifecycle lifecycle_;
     std::shared_ptr<Serial8250> serial_;
     std::shared_ptr<BootDoorbell> doorbell_;
+    std::shared_ptr<I8042> i8042_;
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     bool complete_refused_instructions_ = false;
     SoftExceptionRip soft_exception_rip_ = SoftExceptionRip::AtInstruction;
@@ -99,6 +127,11 @@ private:
     std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
     std::shared_ptr<pci::PciRoot> pci_root_;
     UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
+
+    mutable std::mutex pause_mutex_;  // one pause or resume at a time
+    std::atomic<bool> paused_{false};
+    Clock::time_point paused_since_;
+    Clock::duration paused_before_{};  // earlier pauses, added up
 };
 
 }  // namespace skiff

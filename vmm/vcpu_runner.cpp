@@ -36,16 +36,24 @@ void VcpuRunner::install_kick_signal() {
 }
 
 void VcpuRunner::start() {
+    std::lock_guard lock(mutex_);  // the new thread waits for state_
     thread_ = std::thread([this] { loop(); });
+    handle_ = thread_.native_handle();
+    state_ = ThreadState::Running;
     std::string name = fmt::format("skiff-vcpu{}", vcpu_.index());
-    ::pthread_setname_np(thread_.native_handle(), name.c_str());
+    ::pthread_setname_np(handle_, name.c_str());
 }
 
 void VcpuRunner::kick() {
+    // Under the mutex: the thread clears immediate_exit under it too, so a
+    // kick is never lost between its clearing and its next look at the
+    // pause request and the lifecycle.
+    std::lock_guard lock(mutex_);
     __atomic_store_n(&vcpu_.run_page().immediate_exit, 1, __ATOMIC_SEQ_CST);
-    if (thread_.joinable()) {
-        ::pthread_kill(thread_.native_handle(), kick_signal());
+    if (state_ == ThreadState::Running || state_ == ThreadState::Parked) {
+        ::pthread_kill(handle_, kick_signal());
     }
+    changed_.notify_all();
 }
 
 void VcpuRunner::join() {
@@ -55,6 +63,32 @@ void VcpuRunner::join() {
     }
 }
 
+void VcpuRunner::request_pause() {
+    {
+        std::lock_guard lock(mutex_);
+        pause_requested_ = true;
+    }
+    kick();
+}
+
+void VcpuRunner::wait_until_paused() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return !pause_requested_ || state_ != ThreadState::Running; });
+}
+
+void VcpuRunner::pause() {
+    request_pause();
+    wait_until_paused();
+}
+
+void VcpuRunner::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        pause_requested_ = false;
+    }
+    changed_.notify_all();
+}
+
 void VcpuRunner::loop() {
     // The kick signal must reach this thread even if the creator blocked it.
     sigset_t set;
@@ -62,7 +96,23 @@ void VcpuRunner::loop() {
     sigaddset(&set, kick_signal());
     ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
-    while (!lifecycle_.stopping()) {
+    run_until_stopped();
+
+    std::lock_guard lock(mutex_);
+    state_ = ThreadState::Ended;
+    changed_.notify_all();
+}
+
+void VcpuRunner::run_until_stopped() {
+    for (;;) {
+        // immediate_exit is set by every kick (pause or stop) and only by
+        // one: while it is clear there is nothing to look at.
+        if (__atomic_load_n(&vcpu_.run_page().immediate_exit, __ATOMIC_SEQ_CST) != 0 && !wait_while_paused()) {
+            return;
+        }
+        if (lifecycle_.stopping()) {
+            return;
+        }
         auto entered = vcpu_.run();
         if (!entered.ok()) {
             lifecycle_.request_stop(ExitStatus::KvmError,
@@ -76,6 +126,20 @@ void VcpuRunner::loop() {
             return;
         }
     }
+}
+
+bool VcpuRunner::wait_while_paused() {
+    std::unique_lock lock(mutex_);
+    // Every kick so far is seen below; later ones set it again.
+    __atomic_store_n(&vcpu_.run_page().immediate_exit, 0, __ATOMIC_SEQ_CST);
+    if (pause_requested_ && !lifecycle_.stopping()) {
+        state_ = ThreadState::Parked;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !pause_requested_ || lifecycle_.stopping(); });
+        state_ = ThreadState::Running;
+        __atomic_store_n(&vcpu_.run_page().immediate_exit, 0, __ATOMIC_SEQ_CST);
+    }
+    return !lifecycle_.stopping();
 }
 
 bool VcpuRunner::handle_exit() {

@@ -11,13 +11,15 @@
 
 namespace skiff {
 
-enum class SerialOutput { Stdio, File, None };
+// Capture: kept in memory (vmm/console_capture.h), for harnesses and the library.
+enum class SerialOutput { Stdio, File, None, Capture };
 enum class BootProtocolChoice { Auto, Pvh, Linux64 };
 enum class HostQuirkChoice { Auto, On, Off };
 
 struct SerialConfig {
     SerialOutput output = SerialOutput::Stdio;
     std::string path;  // for File
+    uint64_t capture_limit = 1024 * 1024;  // for Capture: the last this many bytes are kept
 };
 
 struct VmConfig {

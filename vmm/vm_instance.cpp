@@ -305,7 +305,10 @@ Status VmInstance::send_ctrl_alt_del() {
     if (auto refused = require_started("SendCtrlAltDel"); !refused) {
         return refused;
     }
-    machine_->send_ctrl_alt_del();
+    auto sent = machine_->send_ctrl_alt_del();
+    if (!sent.ok()) {
+        return failure(sent.error());
+    }
     return {};
 }
 

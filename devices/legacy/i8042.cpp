@@ -7,23 +7,43 @@ namespace skiff {
 namespace {
 constexpr uint64_t kDataOffset = 0;
 constexpr uint64_t kCommandOffset = layout::kI8042CommandPort - layout::kI8042DataPort;
+// Status register.
 constexpr uint8_t kStatusOutputFull = 0x01;
 constexpr uint8_t kStatusSystemFlag = 0x04;
+constexpr uint8_t kStatusLastWriteCommand = 0x08;
+constexpr uint8_t kStatusNotInhibited = 0x10;  // keyboard not locked
+// Command byte.
+constexpr uint8_t kCommandByteKeyboardInterrupt = 0x01;
+constexpr uint8_t kCommandByteKeyboardDisabled = 0x10;
+constexpr uint8_t kCommandByteTranslate = 0x40;
+// Controller commands.
 constexpr uint8_t kReadCommandByte = 0x20;
 constexpr uint8_t kWriteCommandByte = 0x60;
 constexpr uint8_t kSelfTest = 0xaa;
 constexpr uint8_t kSelfTestPassed = 0x55;
-constexpr uint8_t kInterfaceTest = 0xab;
+constexpr uint8_t kKeyboardInterfaceTest = 0xab;
+constexpr uint8_t kDisableKeyboard = 0xad;
+constexpr uint8_t kEnableKeyboard = 0xae;
+constexpr uint8_t kReadOutputPort = 0xd0;
+constexpr uint8_t kWriteOutputPort = 0xd1;
+constexpr uint8_t kWriteKeyboardOutput = 0xd2;  // parameter: a byte "from the keyboard"
 }  // namespace
 
 void I8042::read(uint64_t offset, std::span<uint8_t> data) {
     std::lock_guard lock(mutex_);
     uint8_t value = 0xff;
     if (offset == kDataOffset) {
-        value = output_;
-        output_full_ = false;
+        value = 0;
+        if (!output_.empty()) {
+            value = output_.front();
+            output_.pop_front();
+            // The next byte moves into the output register: tell the guest.
+            if (!output_.empty()) {
+                pulse_interrupt();
+            }
+        }
     } else if (offset == kCommandOffset) {
-        value = static_cast<uint8_t>(kStatusSystemFlag | (output_full_ ? kStatusOutputFull : 0));
+        value = status();
     }
     for (auto& byte : data) {
         byte = value;
@@ -38,13 +58,21 @@ void I8042::write(uint64_t offset, std::span<const uint8_t> data) {
     {
         std::lock_guard lock(mutex_);
         if (offset == kCommandOffset) {
+            last_write_was_command_ = true;
+            awaiting_parameter_ = 0;
             reset = data[0] == layout::kI8042ResetCommand;
             if (!reset) {
                 command(data[0]);
             }
-        } else if (offset == kDataOffset && expecting_command_byte_) {
-            command_byte_ = data[0];
-            expecting_command_byte_ = false;
+        } else if (offset == kDataOffset) {
+            last_write_was_command_ = false;
+            if (awaiting_parameter_ != 0) {
+                command_parameter(data[0]);
+            } else {
+                // For the keyboard, which drops what it had not sent yet.
+                output_.clear();
+                push_from_keyboard(keyboard_.receive(data[0]));
+            }
         }
     }
     // Outside the lock: the callback stops the VM.
@@ -53,28 +81,98 @@ void I8042::write(uint64_t offset, std::span<const uint8_t> data) {
     }
 }
 
+bool I8042::press_ctrl_alt_del() {
+    std::lock_guard lock(mutex_);
+    auto bytes = Ps2Keyboard::ctrl_alt_del((command_byte_ & kCommandByteTranslate) != 0);
+    if (kOutputCapacity - output_.size() < bytes.size()) {
+        return false;
+    }
+    push_from_keyboard(bytes);
+    return true;
+}
+
 void I8042::command(uint8_t value) {
     switch (value) {
         case kReadCommandByte:
-            push_output(command_byte_);
+            answer(command_byte_);
+            break;
+        case kReadOutputPort:
+            answer(output_port_);
             break;
         case kWriteCommandByte:
-            expecting_command_byte_ = true;
+        case kWriteOutputPort:
+        case kWriteKeyboardOutput:
+            awaiting_parameter_ = value;
             break;
         case kSelfTest:
-            push_output(kSelfTestPassed);
+            answer(kSelfTestPassed);
             break;
-        case kInterfaceTest:
-            push_output(0x00);
+        case kKeyboardInterfaceTest:
+            answer(0x00);  // no error
+            break;
+        case kDisableKeyboard:
+            command_byte_ |= kCommandByteKeyboardDisabled;
+            break;
+        case kEnableKeyboard:
+            command_byte_ &= static_cast<uint8_t>(~kCommandByteKeyboardDisabled);
             break;
         default:
-            break;  // enable/disable port commands: nothing to model
+            break;  // second-port commands: there is no second port
     }
 }
 
-void I8042::push_output(uint8_t value) {
-    output_ = value;
-    output_full_ = true;
+void I8042::command_parameter(uint8_t value) {
+    uint8_t pending = awaiting_parameter_;
+    awaiting_parameter_ = 0;
+    switch (pending) {
+        case kWriteCommandByte:
+            command_byte_ = value;
+            break;
+        case kWriteOutputPort:
+            output_port_ = value;
+            break;
+        case kWriteKeyboardOutput:
+            push_from_keyboard(std::span<const uint8_t>(&value, 1));
+            break;
+        default:
+            break;
+    }
+}
+
+void I8042::answer(uint8_t value) {
+    output_.clear();
+    output_.push_back(value);
+}
+
+void I8042::push_from_keyboard(std::span<const uint8_t> bytes) {
+    for (uint8_t byte : bytes) {
+        if (output_.size() == kOutputCapacity) {
+            break;
+        }
+        output_.push_back(byte);
+    }
+    if (!output_.empty()) {
+        pulse_interrupt();
+    }
+}
+
+void I8042::pulse_interrupt() {
+    // IRQ 1 is edge-triggered (ISA): each pulse is one "byte ready".
+    if (keyboard_interrupt_ && (command_byte_ & kCommandByteKeyboardInterrupt) != 0) {
+        keyboard_interrupt_->set_level(true);
+        keyboard_interrupt_->set_level(false);
+    }
+}
+
+uint8_t I8042::status() const {
+    uint8_t value = kStatusSystemFlag | kStatusNotInhibited;
+    if (!output_.empty()) {
+        value |= kStatusOutputFull;
+    }
+    if (last_write_was_command_) {
+        value |= kStatusLastWriteCommand;
+    }
+    return value;
 }
 
 }  // namespace skiff

@@ -5,9 +5,11 @@
 // the VMM is stopped from outside), fault (a page fault, to test crash
 // reporting), emulator (instructions KVM's emulator refuses, at CPL0),
 // echo (reads one console line and prints it back), edu (drives a
-// passed-through QEMU edu device, edu.h). With a virtio-net
+// passed-through QEMU edu device, edu.h), tick (prints a counter every few
+// milliseconds forever, tick.h). With a virtio-net
 // device and no testguest.mode=, or with mode serve, sink or flood, the
-// guest serves the network forever instead (network.h).
+// guest serves the network forever instead (network.h). Serving and
+// ticking, the guest resets on Ctrl-Alt-Del from the VMM (keyboard.h).
 #include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
@@ -16,6 +18,7 @@
 #include "firmware_scan.h"
 #include "machine.h"
 #include "network.h"
+#include "tick.h"
 #include "x86.h"
 
 #include <stdint.h>
@@ -46,6 +49,9 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
                               cmdline_value_is(mode, "sink") || cmdline_value_is(mode, "flood");
     if (network_mode) {
         network_run(&cmdline, &info, mode);  // returns only without a NIC
+    }
+    if (cmdline_value_is(mode, "tick")) {
+        tick_run();
     }
     if (cmdline_value_is(mode, "halt")) {
         console_printf("skiff-testguest: halting\n");

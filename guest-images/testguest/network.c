@@ -1,6 +1,7 @@
 #include "network.h"
 
 #include "console.h"
+#include "keyboard.h"
 #include "net_config.h"
 #include "net_interface.h"
 #include "parse.h"
@@ -335,10 +336,11 @@ __attribute__((noreturn)) static void serve(enum mode mode, uint64_t report_ever
                 next_report += report_every;
             }
         }
-        // The UART costs an exit per look: look only now and then.
+        // The UART and the i8042 cost an exit per look: look only now and then.
         const uint64_t now = read_tsc();
         if (now - last_console_check >= CONSOLE_CHECK_TICKS) {
             last_console_check = now;
+            keyboard_check_ctrl_alt_del();
             if (console_poll() >= 0) {
                 report_counters();
                 if (mode == MODE_FLOOD) {

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -197,6 +198,24 @@ TEST_CASE("the DSDT without devices is an empty \\_SB scope", "[boot]") {
     auto definitions = dsdt_definitions(AcpiConfig{});
     REQUIRE(definitions.ok());
     CHECK(*definitions == std::vector<uint8_t>{0x10, 0x06, 0x5c, '_', 'S', 'B', '_'});
+}
+
+TEST_CASE("the DSDT names the i8042 keyboard when asked to", "[boot]") {
+    AcpiConfig config;
+    config.ps2_keyboard = true;
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    auto contains = [&](std::vector<uint8_t> part) {
+        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
+    };
+    // Device (PS2K) { Name (_HID, EisaId ("PNP0303")) Name (_CRS, ResourceTemplate () {
+    //   IO (Decode16, 0x60, 0x60, 1, 1) IO (Decode16, 0x64, 0x64, 1, 1) Interrupt (..., Edge, ActiveHigh) {1} }) }
+    CHECK(contains({0x5b, 0x82}));
+    CHECK(contains({'P', 'S', '2', 'K', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03}));
+    CHECK(contains({0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, 0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+                    0x89, 0x06, 0x00, 0x03, 0x01, 0x01, 0x00, 0x00, 0x00, 0x79, 0x00}));
+    // Off by default: no device at all.
+    CHECK(*dsdt_definitions(AcpiConfig{}) == std::vector<uint8_t>{0x10, 0x06, 0x5c, '_', 'S', 'B', '_'});
 }
 
 TEST_CASE("write_acpi_tables rejects what it cannot describe", "[boot]") {

@@ -71,6 +71,15 @@ TEST_CASE("AML EISA IDs compress three letters and four hex digits", "[boot]") {
     CHECK(aml::eisa_id("PN10A03") == std::nullopt);
 }
 
+TEST_CASE("AML I/O port descriptors: a fixed 16-bit-decoded range", "[boot]") {
+    ResourceTemplate resources;
+    resources.io(0x60, 1).io(0x3f8, 8);
+    // iasl: IO (Decode16, 0x0060, 0x0060, 0x01, 0x01) = 47 01 60 00 60 00 01 01
+    CHECK(resources.bytes() == Bytes{0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,  //
+                                     0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,  //
+                                     0x79, 0x00});
+}
+
 TEST_CASE("AML resource templates", "[boot]") {
     ResourceTemplate resources;
     resources.memory32_fixed(MemoryAccess::ReadWrite, 0xd0001000, 0x1000)

@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -128,4 +130,87 @@ TEST_CASE("boot doorbell fires once, on the magic value only", "[doorbell]") {
     write_register(doorbell, 0, 123);
     CHECK(rings == 1);
     CHECK(doorbell.rung());
+}
+
+namespace {
+
+std::vector<uint8_t> read_all_output(skiff::I8042& controller) {
+    std::vector<uint8_t> bytes;
+    while ((read_register(controller, 4) & 0x01) != 0 && bytes.size() < 64) {
+        bytes.push_back(read_register(controller, 0));
+    }
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("i8042 Ctrl-Alt-Del: set 1 scan codes while translating, one IRQ 1 edge per byte", "[i8042]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, line);
+    CHECK((read_register(controller, 4) & 0x10) == 0x10);  // keyboard not inhibited
+    REQUIRE(controller.press_ctrl_alt_del());
+    CHECK(line->edges == 1);
+    CHECK_FALSE(line->level);  // pulsed: the ISA line is edge-triggered
+    // Ctrl, Alt, Delete (E0 53) down, then up in reverse order.
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d});
+    CHECK(line->edges == 8);  // the first, then one per byte moved into the output register
+    CHECK(read_register(controller, 0) == 0);  // nothing left
+    CHECK(line->edges == 8);
+}
+
+TEST_CASE("i8042 Ctrl-Alt-Del: set 2 without translation, no IRQ when the guest disabled it", "[i8042]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, line);
+    write_register(controller, 4, 0x60);  // write command byte
+    write_register(controller, 0, 0x04);  // system flag only: no translation, no keyboard interrupt
+    REQUIRE(controller.press_ctrl_alt_del());
+    CHECK(read_all_output(controller) ==
+          std::vector<uint8_t>{0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14});
+    CHECK(line->edges == 0);
+}
+
+TEST_CASE("i8042 Ctrl-Alt-Del is refused, whole, when the output buffer lacks room", "[i8042]") {
+    skiff::I8042 controller(nullptr);  // no interrupt line: a polling guest
+    REQUIRE(controller.press_ctrl_alt_del());  // 8 of 16 bytes
+    REQUIRE(controller.press_ctrl_alt_del());  // 16 of 16
+    CHECK_FALSE(controller.press_ctrl_alt_del());
+    CHECK(read_all_output(controller).size() == skiff::I8042::kOutputCapacity);
+    CHECK(controller.press_ctrl_alt_del());
+}
+
+TEST_CASE("i8042 keyboard answers the commands of Linux's atkbd probe", "[i8042]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, line);
+    write_register(controller, 0, 0xf2);  // identify
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa, 0xab, 0x83});
+    CHECK(line->edges == 3);
+    write_register(controller, 0, 0xed);  // set LEDs ...
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa});
+    write_register(controller, 0, 0x00);  // ... to this
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa});
+    write_register(controller, 0, 0xf4);  // enable
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa});
+    write_register(controller, 0, 0xff);  // reset: acknowledge, then self-test passed
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa, 0xaa});
+    write_register(controller, 0, 0xf0);  // scan code set: which one?
+    write_register(controller, 0, 0x00);
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0xfa, 0x02});
+}
+
+TEST_CASE("i8042 controller answers replace unread keyboard bytes and raise no IRQ", "[i8042]") {
+    auto line = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, line);
+    REQUIRE(controller.press_ctrl_alt_del());
+    int edges = line->edges;
+    write_register(controller, 4, 0x20);  // read command byte
+    CHECK((read_register(controller, 4) & 0x08) == 0x08);  // last write was a command
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x45});
+    CHECK(line->edges == edges);
+    write_register(controller, 4, 0xd1);  // write output port ...
+    write_register(controller, 0, 0x03);
+    CHECK((read_register(controller, 4) & 0x08) == 0);
+    write_register(controller, 4, 0xd0);  // ... and read it back
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x03});
+    write_register(controller, 4, 0xab);  // keyboard interface test: no error
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x00});
 }
