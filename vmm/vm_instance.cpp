@@ -1,6 +1,6 @@
 #include "vmm/vm_instance.h"
 
-#include "vmm/api/json_model.h"
+#include "vmm/api/network_interface.h"
 #include "vmm/logging.h"
 
 #include <fcntl.h>
