@@ -1,0 +1,280 @@
+// The API's HTTP server on a real unix socket, driven by a raw socket
+// client (no HTTP library on the client side: the test controls every byte).
+#include "tests/unit/fake_controller.h"
+#include "vmm/api/http_server.h"
+#include "vmm/unique_fd.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace skiff;
+using namespace skiff::api;
+using skiff::testing::FakeController;
+
+namespace {
+
+// A private directory under /tmp, removed with what is left in it.
+class TempDirectory {
+public:
+    TempDirectory() {
+        char name[] = "/tmp/skiff-api-test-XXXXXX";
+        REQUIRE(::mkdtemp(name) != nullptr);
+        path_ = name;
+    }
+    ~TempDirectory() {
+        for (const char* file : {"api.sock", "file", "other.sock"}) {
+            ::unlink((path_ + "/" + file).c_str());
+        }
+        ::rmdir(path_.c_str());
+    }
+    [[nodiscard]] std::string file(const char* name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+sockaddr_un address_of(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    return address;
+}
+
+UniqueFd connect_to(const std::string& path) {
+    UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(socket.valid());
+    sockaddr_un address = address_of(path);
+    REQUIRE(::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+    timeval timeout{5, 0};  // a hung server fails the test instead of hanging it
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    return socket;
+}
+
+void send_all(int socket, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t sent = ::send(socket, data.data(), data.size(), MSG_NOSIGNAL);
+        if (sent <= 0) {
+            return;  // the server may close early (413): the reply is still readable
+        }
+        data.remove_prefix(static_cast<size_t>(sent));
+    }
+}
+
+std::string read_all(int socket) {
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        ssize_t got = ::recv(socket, buffer, sizeof(buffer), 0);
+        if (got <= 0) {
+            return text;
+        }
+        text.append(buffer, static_cast<size_t>(got));
+    }
+}
+
+struct HttpReply {
+    int status = 0;  // 0: closed without a reply
+    std::string head;
+    std::string body;
+};
+
+HttpReply parse_reply(const std::string& text) {
+    HttpReply reply;
+    if (text.size() < 12 || !text.starts_with("HTTP/1.")) {
+        return reply;
+    }
+    reply.status = std::stoi(text.substr(9, 3));
+    size_t end = text.find("\r\n\r\n");
+    reply.head = text.substr(0, end);
+    reply.body = end == std::string::npos ? "" : text.substr(end + 4);
+    return reply;
+}
+
+// Sends raw bytes on a new connection and reads until the server closes it;
+// `end` also closes the client's sending side (the server sees the end of
+// an incomplete request).
+enum class Ending { KeepOpen, ShutdownWrite };
+HttpReply exchange_raw(const std::string& socket_path, std::string_view request, Ending end = Ending::KeepOpen) {
+    UniqueFd socket = connect_to(socket_path);
+    send_all(socket.get(), request);
+    if (end == Ending::ShutdownWrite) {
+        ::shutdown(socket.get(), SHUT_WR);
+    }
+    return parse_reply(read_all(socket.get()));
+}
+
+HttpReply exchange(const std::string& socket_path, const std::string& method, const std::string& path,
+                   const std::string& body = "") {
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+    if (!body.empty()) {
+        request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    request += "\r\n" + body;
+    return exchange_raw(socket_path, request);
+}
+
+std::string fault_message(const HttpReply& reply) {
+    return nlohmann::json::parse(reply.body).at("fault_message").get<std::string>();
+}
+
+bool exists(const std::string& path) {
+    struct stat status {};
+    return ::lstat(path.c_str(), &status) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("the API server answers over its unix socket, whatever the clients do", "[api][server]") {
+    TempDirectory directory;
+    const std::string path = directory.file("api.sock");
+    FakeController controller;
+    {
+        auto server = ApiServer::start(path, controller);
+        REQUIRE(server.ok());
+        CHECK(exists(path));
+
+        // A normal request.
+        HttpReply info = exchange(path, "GET", "/");
+        REQUIRE(info.status == 200);
+        CHECK_THAT(info.head, Catch::Contains("Content-Type: application/json"));
+        CHECK(nlohmann::json::parse(info.body)["state"] == "Not started");
+        HttpReply put = exchange(path, "PUT", "/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 256})");
+        CHECK(put.status == 204);
+        CHECK(put.body.empty());
+        CHECK(controller.resources().machine_config.vcpu_count == 2);
+
+        // Router errors come through with their status and fault message.
+        HttpReply missing = exchange(path, "GET", "/nothing");
+        CHECK(missing.status == 404);
+        CHECK_THAT(fault_message(missing), Catch::StartsWith("no such resource: GET /nothing"));
+        HttpReply wrong_method = exchange(path, "DELETE", "/machine-config");
+        CHECK(wrong_method.status == 405);
+        CHECK_THAT(wrong_method.head, Catch::Contains("Allow: GET, PUT, PATCH"));
+        HttpReply no_body = exchange(path, "PUT", "/boot-source");
+        CHECK(no_body.status == 400);
+        CHECK(fault_message(no_body) == "PUT /boot-source needs a JSON body");
+
+        // Malformed HTTP: libmicrohttpd answers 400 (or hangs up), never us.
+        for (std::string_view garbage : {std::string_view("this is not HTTP\r\n\r\n"),
+                                         std::string_view("GET / HTTP/1.1\r\nbroken header line\r\n\r\n"),
+                                         std::string_view("\x00\x01\x02\r\n\r\n", 7)}) {
+            HttpReply reply = exchange_raw(path, garbage, Ending::ShutdownWrite);
+            INFO(reply.head);
+            CHECK((reply.status == 400 || reply.status == 0));
+        }
+
+        // Bodies over 51200 bytes: declared, or sent in chunks without a length.
+        std::string huge(kMaxRequestBody + 1, ' ');
+        HttpReply declared = exchange(path, "PUT", "/boot-source", huge);
+        CHECK(declared.status == 413);
+        CHECK_THAT(fault_message(declared), Catch::Contains("larger than 51200 bytes"));
+        std::string chunked = "PUT /boot-source HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (int i = 0; i < 60; ++i) {
+            chunked += "400\r\n" + std::string(1024, ' ') + "\r\n";
+        }
+        chunked += "0\r\n\r\n";
+        HttpReply streamed = exchange_raw(path, chunked);
+        CHECK(streamed.status == 413);
+        // Far more than that: read and dropped, then the server hangs up.
+        UniqueFd flood = connect_to(path);
+        send_all(flood.get(), "PUT /boot-source HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+        for (int i = 0; i < 40; ++i) {
+            send_all(flood.get(), chunk);
+        }
+        CHECK(read_all(flood.get()).empty());
+        HttpReply exactly = exchange(path, "PUT", "/logger", "{}" + std::string(kMaxRequestBody - 2, ' '));
+        CHECK(exactly.status == 204);  // the limit itself is fine
+
+        // A client that goes away in the middle of its request.
+        {
+            UniqueFd quitter = connect_to(path);
+            send_all(quitter.get(), "PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"kern");
+        }
+        // One that stalls mid-request holds only its own connection.
+        UniqueFd staller = connect_to(path);
+        send_all(staller.get(), "PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Len");
+        CHECK(exchange(path, "GET", "/version").status == 200);
+
+        // 20 clients at once; the Controller sees them one at a time.
+        std::vector<std::thread> clients;
+        std::vector<int> statuses(20);
+        for (int i = 0; i < 20; ++i) {
+            clients.emplace_back([&, i] {
+                std::string id = "eth" + std::to_string(i);
+                statuses[static_cast<size_t>(i)] =
+                    exchange(path, "PUT", "/network-interfaces/" + id,
+                             R"({"iface_id": ")" + id + R"(", "host_dev_name": "tap)" + std::to_string(i) + R"("})")
+                        .status;
+            });
+        }
+        for (auto& client : clients) {
+            client.join();
+        }
+        CHECK(statuses == std::vector<int>(20, 204));
+
+        // Still serving after all that.
+        HttpReply config = exchange(path, "GET", "/vm/config");
+        REQUIRE(config.status == 200);
+        CHECK(nlohmann::json::parse(config.body)["network-interfaces"].size() == 20);
+        CHECK(controller.resources().boot_source == std::nullopt);  // no partial body got through
+
+        // Keep-alive: two requests on one connection.
+        UniqueFd keep = connect_to(path);
+        send_all(keep.get(), "GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        std::string both = read_all(keep.get());
+        CHECK(both.find("firecracker_version") != std::string::npos);
+        CHECK(both.find("fake-vm") != std::string::npos);
+    }
+    CHECK_FALSE(exists(path));  // removed when the server stops
+}
+
+TEST_CASE("the API socket path: stale sockets are reused, anything else refused", "[api][server]") {
+    TempDirectory directory;
+    FakeController controller;
+
+    const std::string file = directory.file("file");
+    std::ofstream(file) << "not a socket";
+    auto on_file = ApiServer::start(file, controller);
+    REQUIRE_FALSE(on_file.ok());
+    CHECK_THAT(on_file.error().message, Catch::Contains("exists and is not a socket: remove it or pick another"));
+    CHECK(exists(file));
+
+    // A socket someone listens on.
+    const std::string other = directory.file("other.sock");
+    {
+        UniqueFd listening(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un address = address_of(other);
+        REQUIRE(::bind(listening.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+        REQUIRE(::listen(listening.get(), 1) == 0);
+        auto in_use = ApiServer::start(other, controller);
+        REQUIRE_FALSE(in_use.ok());
+        CHECK_THAT(in_use.error().message, Catch::Contains("a process listens on it"));
+    }
+    // The same socket file after its owner has gone: stale, reused.
+    REQUIRE(exists(other));
+    {
+        auto reused = ApiServer::start(other, controller);
+        REQUIRE(reused.ok());
+        CHECK(exchange(other, "GET", "/").status == 200);
+    }
+    CHECK_FALSE(exists(other));
+
+    auto too_long = ApiServer::start("/tmp/" + std::string(200, 'x'), controller);
+    REQUIRE_FALSE(too_long.ok());
+    CHECK_THAT(too_long.error().message, Catch::Contains("a unix socket path takes 1 to 107"));
+    auto no_directory = ApiServer::start(directory.file("missing/api.sock"), controller);
+    REQUIRE_FALSE(no_directory.ok());
+    CHECK_THAT(no_directory.error().message, Catch::StartsWith("binding the API socket to"));
+}
