@@ -60,10 +60,33 @@ TEST_CASE("bad flags are usage errors", "[cli]") {
              {"run", "--timeout", "-3"},
              {"run", "--kernel", "/nonexistent/kernel"},
              {"run", "--frobnicate"},
-             {},
+             {"--no-api"},                      // without --config-file
+             {"--level", "Loud"},
+             {"--config-file", "/nonexistent/vm.json"},
+             {"--api-sock"},
          }) {
         auto parsed = parse(words);
         REQUIRE_FALSE(parsed.ok());
         CHECK(parsed.error().status == skiff::ExitStatus::UsageError);
     }
+}
+
+TEST_CASE("without run, skiff takes Firecracker's launch flags", "[cli]") {
+    auto defaults = parse({});
+    REQUIRE(defaults.ok());
+    CHECK(defaults.value()->mode == skiff::CommandLine::Mode::Api);
+    CHECK(defaults.value()->api.socket_path == "/run/skiff.socket");
+    CHECK_FALSE(defaults.value()->api.no_api);
+
+    auto flags = parse({"--api-sock", "/tmp/a.sock", "--id", "vm7", "--level", "Debug", "--log-path", "/tmp/l"});
+    REQUIRE(flags.ok());
+    const skiff::ApiModeOptions& api = flags.value()->api;
+    CHECK(api.socket_path == "/tmp/a.sock");
+    CHECK(api.id == "vm7");
+    CHECK(api.level == std::optional<std::string>("Debug"));
+    CHECK(api.log_path == std::optional<std::string>("/tmp/l"));
+
+    auto run = parse({"run"});
+    REQUIRE(run.ok());
+    CHECK(run.value()->mode == skiff::CommandLine::Mode::Run);
 }
