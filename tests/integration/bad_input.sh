@@ -18,7 +18,7 @@ check_rejected() {  # NAME EXPECTED_STATUS REGEX ARGS...
 check_rejected missing 2 'kernel|File does not exist' run --kernel "$TEST_TMP/nope"
 check_rejected badflag 2 'cpus|not in range|Range' run --kernel "$GUEST" --cpus 0
 check_rejected badserial 2 'serial|stdio' run --kernel "$GUEST" --serial tty
-check_rejected nosub 2 'subcommand|run' --log-level info
+check_rejected noapi_nofile 2 'config-file' --no-api
 
 head -c 4096 /dev/urandom >"$TEST_TMP/random.img"
 check_rejected random 1 'kernel' run --kernel "$TEST_TMP/random.img"
