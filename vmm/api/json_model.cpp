@@ -28,8 +28,7 @@ Result<size_t> choose(const JsonObject& object, std::string_view key, const std:
     auto found = std::find(names.begin(), names.end(), value);
     if (found == names.end()) {
         return Error::format("field '{}': expected one of {}, got {}", object.field_path(key),
-                             fmt::join(names, ", "), nlohmann::json(value).dump(-1, ' ', false,
-                                                                                 nlohmann::json::error_handler_t::replace));
+                             fmt::join(names, ", "), describe_json(nlohmann::json(value)));
     }
     return static_cast<size_t>(found - names.begin());
 }
@@ -315,8 +314,11 @@ Result<MachineConfig> parse_machine_config(std::string_view json) {
 Result<MachineConfig> apply_machine_config_patch(MachineConfig current, std::string_view json) {
     nlohmann::json value = TRY(parse_body(json));
     auto object = TRY(JsonObject::make(value, "", kMachineConfigFields));
-    if (value.empty()) {
-        return Error::format("the PATCH changes nothing: give at least one of {}", fmt::join(kMachineConfigFields, ", "));
+    bool changes = std::any_of(kMachineConfigFields.begin(), kMachineConfigFields.end(),
+                               [&](std::string_view field) { return object.has(field); });
+    if (!changes) {  // {} or only nulls
+        return Error::format("the PATCH changes nothing: give at least one of {}",
+                             fmt::join(kMachineConfigFields, ", "));
     }
     TRY(apply_machine_config_fields(object, current));
     return current;
