@@ -306,9 +306,71 @@ def net_seeds():
     return seeds
 
 
+def api_request(method, path, body=""):
+    return f"{method} {path}\n{body}".encode()
+
+
+def api_seeds():
+    tap = '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02", "mtu": 1500}'
+    limiter = ('{"bandwidth": {"size": 1000000, "one_time_burst": 100, "refill_time": 100}, '
+               '"ops": {"size": 100, "refill_time": 1000}}')
+    start = api_request("PUT", "/actions", '{"action_type": "InstanceStart"}')
+    seeds = {
+        "get_info": api_request("GET", "/"),
+        "get_version": api_request("GET", "/version"),
+        "get_vm_config": api_request("GET", "/vm/config"),
+        "get_machine_config": api_request("GET", "/machine-config"),
+        "boot_source": api_request("PUT", "/boot-source",
+                                   '{"kernel_image_path": "vmlinux", "boot_args": "console=ttyS0", '
+                                   '"initrd_path": "initrd"}'),
+        "machine_config": api_request("PUT", "/machine-config",
+                                      '{"vcpu_count": 2, "mem_size_mib": 1024, "smt": false, '
+                                      '"cpu_template": "T2", "track_dirty_pages": false}'),
+        "machine_config_patch": api_request("PATCH", "/machine-config", '{"mem_size_mib": 256}'),
+        "network_interface": api_request("PUT", "/network-interfaces/eth0", tap),
+        "network_interface_limited": api_request(
+            "PUT", "/network-interfaces/eth1",
+            '{"iface_id": "eth1", "host_dev_name": "tap1", "rx_rate_limiter": ' + limiter +
+            ', "tx_rate_limiter": ' + limiter + ', "transport": "pci", "bridge": "br0"}'),
+        "network_interface_macvtap": api_request(
+            "PUT", "/network-interfaces/m0",
+            '{"iface_id": "m0", "host_dev_name": "", "mode": "macvtap", "link": "eth1", '
+            '"macvtap_mode": "vepa", "vhost": true}'),
+        "network_interface_vfio": api_request(
+            "PUT", "/network-interfaces/v0",
+            '{"iface_id": "v0", "host_dev_name": "", "mode": "vfio", "pf": "eth1", "vf": 2}'),
+        "logger": api_request("PUT", "/logger",
+                              '{"log_path": "/tmp/log", "level": "Debug", "show_level": true, '
+                              '"show_log_origin": false, "module": "api"}'),
+        "metrics": api_request("PUT", "/metrics", '{"metrics_path": "/tmp/metrics"}'),
+        "start": start,
+        "bad_method": api_request("DELETE", "/machine-config"),
+        "unknown_path": api_request("PUT", "/drives/rootfs", '{"drive_id": "rootfs"}'),
+        # Sequences: configure, start, then the post-boot requests.
+        "boot_sequence": b"\0".join([
+            api_request("PUT", "/network-interfaces/eth0", tap),
+            api_request("PUT", "/metrics", '{"metrics_path": "/m"}'),
+            start,
+            api_request("PATCH", "/vm", '{"state": "Paused"}'),
+            api_request("PATCH", "/vm", '{"state": "Resumed"}'),
+            api_request("PATCH", "/network-interfaces/eth0",
+                        '{"iface_id": "eth0", "rx_rate_limiter": ' + limiter + '}'),
+            api_request("PUT", "/actions", '{"action_type": "SendCtrlAltDel"}'),
+            api_request("PUT", "/actions", '{"action_type": "FlushMetrics"}'),
+        ]),
+        "config_file": api_request(
+            "GET", "/",
+            '{"boot-source": {"kernel_image_path": "vmlinux", "boot_args": "console=ttyS0"}, "drives": [], '
+            '"machine-config": {"vcpu_count": 2, "mem_size_mib": 1024}, "network-interfaces": [' + tap + '], '
+            '"logger": {"level": "Info"}, "metrics": {"metrics_path": "/m"}, "vsock": null}'),
+    }
+    return seeds
+
+
 def main():
     for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds()),
-                            ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds())):
+                            ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds()),
+                            ("fuzz_api", api_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
         for name, content in seeds.items():

@@ -8,7 +8,7 @@
 #
 #   SECONDS   per target (default 60); -runs=N: N inputs per target
 #   TARGET    fuzz_virtio_mmio, fuzz_descriptor_chain, fuzz_virtio_pci,
-#             fuzz_net_queue_pair (default: all)
+#             fuzz_net_queue_pair, fuzz_api (default: all)
 #
 # Environment: SKIFF_FUZZ_BUILD_DIR (default <repo>/build-fuzz),
 # SKIFF_JOBS (build parallelism, default 2). New inputs the fuzzer finds go
@@ -19,7 +19,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${SKIFF_FUZZ_BUILD_DIR:-$repo/build-fuzz}
-all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci fuzz_net_queue_pair)
+all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci fuzz_net_queue_pair fuzz_api)
 
 bound=(-max_total_time=60)
 if [ $# -gt 0 ]; then
@@ -45,13 +45,15 @@ CC=clang CXX=clang++ cmake -S "$repo" -B "$build" -DSKIFF_FUZZ=ON -DCMAKE_BUILD_
 cmake --build "$build" -j"${SKIFF_JOBS:-2}" --target "${targets[@]}"
 
 # Per-target input size limits: an operation list for mmio, a ring of up
-# to 1024 entries (16 KiB descriptor table) for the chain walker.
+# to 1024 entries (16 KiB descriptor table) for the chain walker, a few
+# API requests.
 max_len() {
     case "$1" in
         fuzz_virtio_mmio) echo 4096 ;;
         fuzz_descriptor_chain) echo 20480 ;;
         fuzz_virtio_pci) echo 4096 ;;
         fuzz_net_queue_pair) echo 16384 ;;
+        fuzz_api) echo 4096 ;;
     esac
 }
 

@@ -122,6 +122,8 @@ TEST_CASE("PATCH /machine-config changes only the fields given", "[api][json]") 
     CHECK(patched->cpu_template == "T2");
 
     CHECK_THAT(error_of(apply_machine_config_patch(current, "{}")), Catch::StartsWith("the PATCH changes nothing"));
+    CHECK_THAT(error_of(apply_machine_config_patch(current, R"({"smt": null})")),
+               Catch::StartsWith("the PATCH changes nothing: give at least one of vcpu_count, mem_size_mib"));
     CHECK(error_of(apply_machine_config_patch(current, R"({"vcpu_count": 40})")) ==
           "field 'vcpu_count': expected an integer from 1 to 32, got 40");
     // The SMT rule holds for the result, not just the fields given.
@@ -169,8 +171,8 @@ TEST_CASE("PUT /network-interfaces bodies: Firecracker's fields", "[api][json]")
     CHECK(error(R"("tx_rate_limiter": {"opps": {}})") ==
           "unknown field 'tx_rate_limiter.opps' (valid fields of tx_rate_limiter: bandwidth, ops)");
     CHECK(error(R"("tx_rate_limiter": 5)") == "tx_rate_limiter must be a JSON object, got 5");
-    CHECK(parse_network_interface(
-              R"({"iface_id": "eth0", "host_dev_name": "tap0", "rx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})")
+    CHECK(parse_network_interface(R"({"iface_id": "eth0", "host_dev_name": "tap0",
+                                      "rx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})")
               .ok());  // size 0: no limit
 
     CHECK_THAT(error_of(parse_network_interface(R"({"iface_id": "eth0"})")),
@@ -376,13 +378,15 @@ TEST_CASE("config files in Firecracker's format", "[api][json][config_file]") {
           "skiff does not implement \"drives\" (block devices): remove that section or leave it an empty array");
     CHECK(error_of(parse_config_file(R"({"vsock": {"guest_cid": 3, "uds_path": "/v"}})")) ==
           "skiff does not implement \"vsock\" (vsock devices): remove that section");
-    for (const char* section : {"balloon", "mmds-config", "entropy", "cpu-config", "pmem", "memory-hotplug", "serial"}) {
+    for (const char* section :
+         {"balloon", "mmds-config", "entropy", "cpu-config", "pmem", "memory-hotplug", "serial"}) {
         INFO(section);
         CHECK_THAT(error_of(parse_config_file(fmt::format(R"({{"{}": {{"x": 1}}}})", section))),
                    Catch::StartsWith(fmt::format("skiff does not implement \"{}\"", section)));
     }
     CHECK_THAT(error_of(parse_config_file(R"({"boot_source": {}})")),
-               Catch::StartsWith("config file: unknown field 'boot_source' (valid fields: boot-source, machine-config"));
+               Catch::StartsWith(
+                   "config file: unknown field 'boot_source' (valid fields: boot-source, machine-config"));
     CHECK(error_of(parse_config_file(R"({"machine-config": {"vcpu_count": 99, "mem_size_mib": 128}})")) ==
           "machine-config: field 'vcpu_count': expected an integer from 1 to 32, got 99");
     CHECK(error_of(parse_config_file(R"({"boot-source": {}})")) ==
@@ -424,8 +428,8 @@ TEST_CASE("GET /vm/config's JSON reads back as a config file", "[api][json][conf
     CHECK(json["drives"] == nlohmann::json::array());
     CHECK(json["vsock"].is_null());
     CHECK(json["machine-config"] ==
-          nlohmann::json::parse(
-              R"({"vcpu_count": 2, "mem_size_mib": 128, "smt": false, "track_dirty_pages": false, "cpu_template": "None"})"));
+          nlohmann::json::parse(R"({"vcpu_count": 2, "mem_size_mib": 128, "smt": false,
+                                    "track_dirty_pages": false, "cpu_template": "None"})"));
     CHECK(json["network-interfaces"][0]["rx_rate_limiter"]["bandwidth"] ==
           nlohmann::json::parse(R"({"size": 1000, "one_time_burst": 10, "refill_time": 100})"));
     CHECK_FALSE(json["network-interfaces"][1].contains("transport"));

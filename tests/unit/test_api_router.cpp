@@ -38,7 +38,8 @@ TEST_CASE("GET /, /version, /vm/config and /machine-config", "[api][router]") {
     Response info = handle_request(controller, "GET", "/", "");
     REQUIRE(info.status == 200);
     CHECK(nlohmann::json::parse(info.body) ==
-          nlohmann::json{{"app_name", "skiff"}, {"id", "fake-vm"}, {"state", "Not started"}, {"vmm_version", SKIFF_VERSION}});
+          nlohmann::json{
+              {"app_name", "skiff"}, {"id", "fake-vm"}, {"state", "Not started"}, {"vmm_version", SKIFF_VERSION}});
 
     Response version = handle_request(controller, "GET", "/version", "");
     REQUIRE(version.status == 200);

@@ -232,7 +232,8 @@ TEST_CASE("the API server answers over its unix socket, whatever the clients do"
 
         // Keep-alive: two requests on one connection.
         UniqueFd keep = connect_to(path);
-        send_all(keep.get(), "GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        send_all(keep.get(),
+                 "GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         std::string both = read_all(keep.get());
         CHECK(both.find("firecracker_version") != std::string::npos);
         CHECK(both.find("fake-vm") != std::string::npos);

@@ -36,7 +36,8 @@ constexpr std::array kSections{
 
 std::array<std::string_view, kSections.size()> section_keys() {
     std::array<std::string_view, kSections.size()> keys{};
-    std::transform(kSections.begin(), kSections.end(), keys.begin(), [](const Section& section) { return section.key; });
+    std::transform(kSections.begin(), kSections.end(), keys.begin(),
+                   [](const Section& section) { return section.key; });
     return keys;
 }
 

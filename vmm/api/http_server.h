@@ -48,7 +48,8 @@ public:
     struct Access;
 
 private:
-    ApiServer(std::string socket_path, Controller& controller) : socket_path_(std::move(socket_path)), controller_(controller) {}
+    ApiServer(std::string socket_path, Controller& controller)
+        : socket_path_(std::move(socket_path)), controller_(controller) {}
 
     std::string socket_path_;
     Controller& controller_;

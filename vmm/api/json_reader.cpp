@@ -70,6 +70,13 @@ Result<nlohmann::json> parse_json(std::string_view text) {
     }
 }
 
+Result<nlohmann::json> parse_body(std::string_view text) {
+    if (text.empty()) {
+        return Error{"the request needs a JSON body"};
+    }
+    return parse_json(text);
+}
+
 std::string describe_json(const nlohmann::json& value) {
     if (value.is_object()) {
         return "an object";
@@ -171,6 +178,16 @@ Result<std::optional<bool>> JsonObject::optional_bool(std::string_view key) cons
         return Error::format("field '{}': expected true or false, got {}", field_path(key), describe_json(*value));
     }
     return std::optional<bool>(value->get<bool>());
+}
+
+Result<size_t> JsonObject::choice(std::string_view key, std::span<const std::string_view> names,
+                                  const std::string& value) const {
+    auto found = std::find(names.begin(), names.end(), value);
+    if (found == names.end()) {
+        return Error::format("field '{}': expected one of {}, got {}", field_path(key), fmt::join(names, ", "),
+                             describe_json(nlohmann::json(value)));
+    }
+    return static_cast<size_t>(found - names.begin());
 }
 
 }  // namespace skiff::api

@@ -29,6 +29,9 @@ inline constexpr int kMaxJsonDepth = 16;
 // in one object, at most kMaxJsonDepth levels.
 Result<nlohmann::json> parse_json(std::string_view text);
 
+// A request body: not empty, then parse_json.
+Result<nlohmann::json> parse_body(std::string_view text);
+
 // A short description of a value for error messages: `"abc"`, `-1`,
 // `true`, `null`, `an object`, `an array` (long values are cut).
 std::string describe_json(const nlohmann::json& value);
@@ -57,6 +60,9 @@ public:
     Result<std::optional<uint64_t>> optional_unsigned(std::string_view key, uint64_t minimum,
                                                       uint64_t maximum) const;
     Result<std::optional<bool>> optional_bool(std::string_view key) const;
+    // Where `value` (the field's string) is in `names`; error listing them.
+    Result<size_t> choice(std::string_view key, std::span<const std::string_view> names,
+                          const std::string& value) const;
     // The field's value, any type (nullptr if absent or null).
     [[nodiscard]] const nlohmann::json* find(std::string_view key) const;
 

@@ -1,6 +1,6 @@
 // The model read from an already parsed JSON value: what the request bodies
-// (json_model.cpp) and the config file's sections (config_file.cpp) share.
-// Internal to vmm/api.
+// (json_model.cpp, json_network.cpp) and the config file's sections
+// (config_file.cpp) share. Internal to vmm/api.
 #pragma once
 
 #include "skiff/config.h"

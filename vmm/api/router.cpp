@@ -85,7 +85,9 @@ Response put_machine_config(Controller& controller, std::string_view, std::strin
 
 Response patch_machine_config(Controller& controller, std::string_view, std::string_view body) {
     return with_parsed(apply_machine_config_patch(controller.resources().machine_config, body),
-                       [&](const MachineConfig& config) { return status_response(controller.set_machine_config(config)); });
+                       [&](const MachineConfig& config) {
+                           return status_response(controller.set_machine_config(config));
+                       });
 }
 
 Response put_network_interface(Controller& controller, std::string_view id, std::string_view body) {
