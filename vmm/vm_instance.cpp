@@ -198,8 +198,11 @@ Result<VmConfig> VmInstance::config_from_resources() const {
     config.initrd_path = boot.initrd_path;
     config.cpu_count = resources_.machine_config.vcpu_count;
     config.memory_mib = resources_.machine_config.mem_size_mib;
-    if (resources_.machine_config.cpu_template) {
-        config.cpu_template = *resources_.machine_config.cpu_template;
+    // Firecracker's "None": no template, the host's CPU (filtered); skiff
+    // then picks what the host needs, as without --cpu-template.
+    const auto& cpu_template = resources_.machine_config.cpu_template;
+    if (cpu_template && *cpu_template != "None") {
+        config.cpu_template = *cpu_template;
     }
     config.networks.clear();
     for (const NetworkInterface& interface : resources_.network_interfaces) {

@@ -27,9 +27,10 @@
 #include <string_view>
 #include <vector>
 
-namespace skiff {
+// libskiff is built with hidden visibility: only what is marked is exported.
+#define SKIFF_EXPORT __attribute__((visibility("default")))
 
-class VmInstance;
+namespace skiff {
 
 enum class ConsoleMode {
     Capture,  // kept in memory (the last `capture_limit` bytes): console_output()
@@ -38,7 +39,7 @@ enum class ConsoleMode {
     None,     // discarded
 };
 
-class Vm final {
+class SKIFF_EXPORT Vm final {
 public:
     // `id` is reported by the API (GET /) and in metrics.
     explicit Vm(std::string id = "anonymous-instance");
