@@ -86,15 +86,16 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
         }
     }
 
-    // Until the VM ends, or a signal ends skiff (the running VM's event loop
-    // may take the signal first: it stops the VM, which ends this loop too).
-    const timespec tick{0, 100'000'000};
+    // Until the VM ends (wait_for returns at once then), or a signal ends
+    // skiff: before InstanceStart directly; after it by stopping the VM
+    // (whose event loop may take the signal first, to the same effect).
     for (;;) {
-        if (auto ended = instance.wait_for(std::chrono::milliseconds(0))) {
+        if (auto ended = instance.wait_for(std::chrono::milliseconds(50))) {
             return ended->status;
         }
         siginfo_t info{};
-        if (::sigtimedwait(&stop_signals, &info, &tick) > 0) {
+        const timespec no_wait{0, 0};
+        if (::sigtimedwait(&stop_signals, &info, &no_wait) > 0) {
             if (instance.state() == VmState::NotStarted) {
                 spdlog::info("stopped by signal {} before InstanceStart", info.si_signo);
                 return static_cast<int>(ExitStatus::GuestShutdown);

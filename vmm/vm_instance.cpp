@@ -285,7 +285,6 @@ Status VmInstance::pause() {
         return failure(paused.error());
     }
     state_ = VmState::Paused;
-    spdlog::info("microVM paused");
     return {};
 }
 
@@ -299,7 +298,6 @@ Status VmInstance::resume() {
         return failure(resumed.error());
     }
     state_ = VmState::Running;
-    spdlog::info("microVM resumed");
     return {};
 }
 
