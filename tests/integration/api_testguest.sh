@@ -4,7 +4,8 @@
 # InstanceStart), with an interface on a tap in a namespace of its own:
 # ping through it, GET / and /vm/config, bad requests answered with a
 # fault_message while the VM keeps running, pre-boot calls refused after
-# the start, pause (ping fails) and resume (ping works), metrics flushed
+# the start, the log moved to a file by PUT /logger, pause (ping fails)
+# and resume (ping works), metrics flushed
 # with the interface's counters, and SendCtrlAltDel ending the VM (exit 0).
 # usage: api_testguest.sh SKIFF TESTGUEST
 source "$(dirname "$0")/lib.sh"
@@ -34,6 +35,7 @@ api_expect 200 GET /machine-config
 echo "$api_body" | grep -q '"mem_size_mib":96' || fail "PATCH /machine-config did not apply: $api_body"
 api_expect 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "tap0"}'
 api_expect 204 PUT /metrics "{\"metrics_path\": \"$TEST_TMP/metrics.json\"}"
+api_expect 204 PUT /logger "{\"log_path\": \"$TEST_TMP/skiff.log\", \"level\": \"Info\", \"show_level\": true}"
 
 # Bad requests before the start: each refused with a fault_message.
 api_fault 400 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64' 'JSON|json|parse'
@@ -47,7 +49,8 @@ api_fault 400 PATCH /vm '{"state": "Paused"}' 'start|running'
 
 api_expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 wait_console api '^skiff-testguest: network ready' 60
-grep -q "guest boot doorbell: .* ms after InstanceStart" "$TEST_TMP/api.err" || fail "no boot doorbell timed from InstanceStart"
+grep -q "\[info\] guest boot doorbell: .* ms after InstanceStart" "$TEST_TMP/skiff.log" ||
+    fail "no boot doorbell timed from InstanceStart in the log file PUT /logger named"
 api_expect 200 GET /
 echo "$api_body" | grep -q '"state":"Running"' || fail "GET / after start: $api_body"
 ping_ok "$ns" 10.0.3.2 10 56
