@@ -285,17 +285,17 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
 std::vector<InterfaceStats> Machine::interface_stats() const {
     std::vector<InterfaceStats> stats;
     for (const auto& device : net_devices_) {
-        const net::NetCounters& counters = device->counters();
+        net::NetCounterValues counters = device->counter_values();
         InterfaceStats entry;
         entry.iface_id = std::string(device->name());
-        entry.rx_packets = counters.rx_packets.load();
-        entry.rx_bytes = counters.rx_bytes.load();
-        entry.rx_dropped = counters.rx_dropped.load();
-        entry.rx_throttled = counters.rx_throttled.load();
-        entry.tx_packets = counters.tx_packets.load();
-        entry.tx_bytes = counters.tx_bytes.load();
-        entry.tx_dropped = counters.tx_dropped.load();
-        entry.tx_throttled = counters.tx_throttled.load();
+        entry.rx_packets = counters.rx_packets;
+        entry.rx_bytes = counters.rx_bytes;
+        entry.rx_dropped = counters.rx_dropped;
+        entry.rx_throttled = counters.rx_throttled;
+        entry.tx_packets = counters.tx_packets;
+        entry.tx_bytes = counters.tx_bytes;
+        entry.tx_dropped = counters.tx_dropped;
+        entry.tx_throttled = counters.tx_throttled;
         stats.push_back(std::move(entry));
     }
     return stats;

@@ -51,6 +51,13 @@ std::string VmInstance::id() const { return options_.id; }
 
 VmState VmInstance::state() const {
     std::lock_guard lock(mutex_);
+    return current_state();
+}
+
+VmState VmInstance::current_state() const {
+    if (state_ == VmState::Running && machine_->paused()) {
+        return VmState::Paused;
+    }
     return state_;
 }
 
@@ -62,7 +69,7 @@ VmResources VmInstance::resources() const {
 Status VmInstance::require_not_started(std::string_view what) const {
     if (state_ != VmState::NotStarted || starting_) {
         return Status::failure(fmt::format("{} is only possible before the microVM starts (it is {})", what,
-                                           vm_state_name(state_)));
+                                           vm_state_name(current_state())));
     }
     return {};
 }
@@ -227,15 +234,7 @@ Status VmInstance::start() {
     return launch(*config, requested);
 }
 
-Status VmInstance::start_with(const VmConfig& config) {
-    {
-        std::lock_guard lock(mutex_);
-        if (auto refused = require_not_started("Starting"); !refused) {
-            return refused;
-        }
-    }
-    return launch(config, options_.process_start);
-}
+Status VmInstance::start_with(const VmConfig& config) { return launch(config, options_.process_start); }
 
 Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point requested) {
     {
@@ -284,7 +283,6 @@ Status VmInstance::pause() {
     if (!paused.ok()) {
         return failure(paused.error());
     }
-    state_ = VmState::Paused;
     return {};
 }
 
@@ -297,7 +295,6 @@ Status VmInstance::resume() {
     if (!resumed.ok()) {
         return failure(resumed.error());
     }
-    state_ = VmState::Running;
     return {};
 }
 
@@ -375,7 +372,7 @@ Status VmInstance::flush_metrics() {
 void VmInstance::write_metrics_line() {
     nlohmann::json line;
     line["utc_timestamp_ms"] = utc_milliseconds();
-    line["vmm"] = {{"state", vm_state_name(state_)}, {"id", options_.id}};
+    line["vmm"] = {{"state", vm_state_name(current_state())}, {"id", options_.id}};
     std::vector<InterfaceStats> stats = machine_ ? machine_->interface_stats() : std::vector<InterfaceStats>{};
     auto to_json = [](const InterfaceStats& s) {
         return nlohmann::json{{"rx_packets_count", s.rx_packets},     {"rx_bytes_count", s.rx_bytes},

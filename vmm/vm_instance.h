@@ -86,6 +86,8 @@ public:
 private:
     Status launch(const VmConfig& config, Machine::Clock::time_point requested);
     Result<VmConfig> config_from_resources() const;
+    // state_, with Running split by the Machine's own pause flag (under mutex_).
+    [[nodiscard]] VmState current_state() const;
     // Requires the state; the message names the operation.
     Status require_not_started(std::string_view what) const;
     Status require_started(std::string_view what) const;
@@ -96,7 +98,7 @@ private:
     VmInstanceOptions options_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
-    VmState state_ = VmState::NotStarted;
+    VmState state_ = VmState::NotStarted;  // NotStarted, Running or Stopped; see current_state()
     VmResources resources_;
     std::unique_ptr<Machine> machine_;
     std::thread runner_;

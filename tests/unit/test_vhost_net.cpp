@@ -10,6 +10,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "devices/virtio/virtio_pci_layout.h"
 #include "fake_net_backend.h"
+#include "mmio_access.h"
 #include "test_pci_support.h"
 #include "vhost_recorder.h"
 #include "vmm/event_loop.h"
@@ -117,19 +118,8 @@ void check_tear_down(const VhostRecorder& recorder, size_t first) {
 
 constexpr GuestAddress kMmioBase(0xd0001000);
 
-uint32_t mmio_read(BusDevice& device, uint64_t offset) {
-    std::array<uint8_t, 4> bytes{};
-    device.read(offset, bytes);
-    uint32_t value = 0;
-    std::memcpy(&value, bytes.data(), 4);
-    return value;
-}
-
-void mmio_write(BusDevice& device, uint64_t offset, uint32_t value) {
-    std::array<uint8_t, 4> bytes{};
-    std::memcpy(bytes.data(), &value, 4);
-    device.write(offset, bytes);
-}
+using skiff::test::mmio_read;
+using skiff::test::mmio_write;
 
 struct MmioMachine {
     GuestMemory memory = GuestMemory::create({{GuestAddress(0), 0x100000}, {GuestAddress(kHigh), 0x100000}}).value();

@@ -7,6 +7,7 @@
 #include "devices/virtio/net/features.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "mmio_access.h"
 #include "queue_pair_fixture.h"
 #include "vhost_recorder.h"
 #include "vmm/event_loop.h"
@@ -35,19 +36,8 @@ constexpr uint64_t kTxDescriptors = 0x40000;
 constexpr uint64_t kTxAvailable = 0x42000;
 constexpr uint64_t kTxUsed = 0x43000;
 
-uint32_t mmio_read(BusDevice& device, uint64_t offset) {
-    std::array<uint8_t, 4> bytes{};
-    device.read(offset, bytes);
-    uint32_t value = 0;
-    std::memcpy(&value, bytes.data(), 4);
-    return value;
-}
-
-void mmio_write(BusDevice& device, uint64_t offset, uint32_t value) {
-    std::array<uint8_t, 4> bytes{};
-    std::memcpy(bytes.data(), &value, 4);
-    device.write(offset, bytes);
-}
+using skiff::test::mmio_read;
+using skiff::test::mmio_write;
 
 RateLimiterConfig ops(uint64_t size, uint64_t refill_ms) {
     TokenBucketConfig bucket{.size = size, .one_time_burst = 0, .refill_time_ms = refill_ms};
