@@ -99,7 +99,9 @@ std::string key_names(NetMode mode) {
     return fmt::format("{}", fmt::join(names, ", "));
 }
 
-Error net_error(std::string message) { return Error{"--net: " + std::move(message)}; }
+// Errors name the key and the fault; the public entry points put the source
+// in front ("--net: ...", "network interface eth0: ...").
+Error net_error(std::string message) { return Error{std::move(message)}; }
 
 // Digits only (no sign, no spaces), in [minimum, maximum].
 std::optional<uint64_t> parse_unsigned(std::string_view text, uint64_t minimum, uint64_t maximum) {
@@ -234,10 +236,10 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
         RateLimiterConfig& limiter = key.starts_with("rx-") ? config.rx_rate_limiter : config.tx_rate_limiter;
         (key.ends_with("-ops") ? limiter.ops : limiter.bandwidth) = bucket;
     } else if (key == "ifname" || key == "name") {
-        TRY(check_interface_name(value).context_error("--net: " + key));
+        TRY(check_interface_name(value).context_error(key));
         config.ifname = value;
     } else if (key == "bridge") {
-        TRY(check_interface_name(value).context_error("--net: bridge"));
+        TRY(check_interface_name(value).context_error("bridge"));
         config.bridge = value;
     } else if (key == "fd") {
         auto fd = parse_unsigned(value, 0, INT_MAX);
@@ -270,10 +272,10 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
         }
         config.mtu = static_cast<uint32_t>(*mtu);
     } else if (key == "link") {
-        TRY(check_interface_name(value).context_error("--net: link"));
+        TRY(check_interface_name(value).context_error("link"));
         config.link = value;
     } else if (key == "pf") {
-        TRY(check_interface_name(value).context_error("--net: pf"));
+        TRY(check_interface_name(value).context_error("pf"));
         config.pf = value;
     } else if (key == "macvtap-mode") {
         constexpr std::array kMacvtapModes{MacvtapMode::Bridge, MacvtapMode::Vepa, MacvtapMode::Private,
@@ -349,6 +351,17 @@ Result<void> check_vfio_combination(const NetConfig& config) {
     return {};
 }
 
+// Rate limits need the in-process data path.
+Result<void> rate_limiters_usable(const NetConfig& config) {
+    if ((limits_rate(config.rx_rate_limiter) || limits_rate(config.tx_rate_limiter)) &&
+        (uses_vhost(config) || config.mode == NetMode::Vfio)) {
+        return Error::format("rate limiters need skiff's own data path, and mode={}{} bypasses it: "
+                             "use mode=tap (or macvtap with vhost=off), or drop the rate limiter",
+                             net_mode_name(config.mode), config.vhost ? ",vhost=on" : "");
+    }
+    return {};
+}
+
 Result<NetConfig> parse_items(std::vector<std::pair<std::string, std::string>> items) {
     auto mode_item = std::find_if(items.begin(), items.end(), [](const auto& item) { return item.first == "mode"; });
     if (mode_item == items.end()) {
@@ -376,7 +389,7 @@ Result<NetConfig> parse_items(std::vector<std::pair<std::string, std::string>> i
             break;
         case NetMode::Macvtap:
             TRY(check_macvtap_combination(config));
-            TRY(check_rate_limiters(config, "--net"));
+            TRY(rate_limiters_usable(config));
             break;
         case NetMode::Vfio:
             TRY(check_vfio_combination(config));
@@ -388,30 +401,21 @@ Result<NetConfig> parse_items(std::vector<std::pair<std::string, std::string>> i
 
 }  // namespace
 
-Result<NetConfig> parse_net_config(std::string_view text) { return parse_items(TRY(split_items(text))); }
+Result<NetConfig> parse_net_config(std::string_view text) {
+    auto items = split_items(text);
+    if (!items.ok()) {
+        return items.error().context("--net");
+    }
+    return parse_items(std::move(items.value())).context_error("--net");
+}
 
 Result<NetConfig> net_config_from_items(std::vector<std::pair<std::string, std::string>> items,
                                         std::string_view context) {
-    auto parsed = parse_items(std::move(items));
-    if (!parsed.ok()) {
-        std::string_view message = parsed.error().message;
-        constexpr std::string_view kPrefix = "--net: ";
-        if (message.starts_with(kPrefix)) {
-            message.remove_prefix(kPrefix.size());
-        }
-        return Error{fmt::format("{}: {}", context, message)};
-    }
-    return parsed;
+    return parse_items(std::move(items)).context_error(context);
 }
 
 Result<void> check_rate_limiters(const NetConfig& config, std::string_view context) {
-    if ((limits_rate(config.rx_rate_limiter) || limits_rate(config.tx_rate_limiter)) &&
-        (uses_vhost(config) || config.mode == NetMode::Vfio)) {
-        return Error{fmt::format("{}: rate limiters need skiff's own data path, and mode={}{} bypasses it: "
-                                 "use mode=tap (or macvtap with vhost=off), or drop the rate limiter",
-                                 context, net_mode_name(config.mode), config.vhost ? ",vhost=on" : "")};
-    }
-    return {};
+    return rate_limiters_usable(config).context_error(context);
 }
 
 std::string_view net_mode_name(NetMode mode) {
