@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,8 +42,14 @@ TEST_CASE("console capture: concurrent writers and readers", "[console]") {
     constexpr int kWriters = 4;
     constexpr int kChunks = 2000;
     std::vector<std::thread> writers;
+    // The writers start once the reader runs: 8000 small appends can
+    // otherwise be over before the reader's first look.
+    std::atomic<bool> reading{false};
     for (int writer = 0; writer < kWriters; ++writer) {
-        writers.emplace_back([&capture, writer] {
+        writers.emplace_back([&capture, &reading, writer] {
+            while (!reading.load()) {
+                std::this_thread::yield();
+            }
             std::string chunk(5, static_cast<char>('a' + writer));
             for (int index = 0; index < kChunks; ++index) {
                 append(capture, chunk);
@@ -50,11 +57,12 @@ TEST_CASE("console capture: concurrent writers and readers", "[console]") {
         });
     }
     size_t reads = 0;
-    while (capture.total_bytes() < uint64_t{kWriters} * kChunks * 5) {
+    do {
         std::string seen = capture.contents();
         CHECK(seen.size() <= 1000);
         ++reads;
-    }
+        reading.store(true);
+    } while (capture.total_bytes() < uint64_t{kWriters} * kChunks * 5);
     for (auto& writer : writers) {
         writer.join();
     }
