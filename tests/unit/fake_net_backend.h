@@ -37,7 +37,7 @@ public:
         msghdr message{};
         message.msg_iov = const_cast<iovec*>(frame.data());
         message.msg_iovlen = frame.size();
-        if (::sendmsg(fd_, &message, MSG_DONTWAIT) < 0) {
+        if (::sendmsg(fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
             if (errno == EAGAIN) {
                 return net::IoResult::WouldBlock;
             }

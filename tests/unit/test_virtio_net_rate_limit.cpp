@@ -246,3 +246,33 @@ TEST_CASE("virtio-net: vhost mode refuses rate limiter updates", "[net][rate_lim
     CHECK_THAT(updated.error().message, Catch::Contains("vhost"));
     CHECK(machine.net->update_rate_limiters(std::nullopt, std::nullopt).ok());
 }
+
+// (Not a rate limit, but the same device on the same fixture.) A tap that
+// goes away (deleted under a running VM: its fd hangs up) takes the link
+// down: the status field says so, the driver gets a configuration change
+// interrupt, the backend is no longer polled, and frames the guest still
+// sends are completed and counted as dropped.
+TEST_CASE("virtio-net: a backend that hangs up takes the link down", "[net][virtio_net]") {
+    Machine machine(RateLimiterConfig{}, RateLimiterConfig{});
+    machine.bring_up();
+    const uint64_t status_register = mmio::kConfig + 6;  // virtio_net_config.status
+    CHECK((mmio_read(*machine.transport, status_register) & 0xffff) == 1);
+    const uint32_t generation = mmio_read(*machine.transport, mmio::kConfigGeneration);
+
+    REQUIRE(::shutdown(machine.tap->peer(), SHUT_RDWR) == 0);
+    machine.run_for(30ms);
+    CHECK((mmio_read(*machine.transport, status_register) & 0xffff) == 0);
+    CHECK((mmio_read(*machine.transport, mmio::kInterruptStatus) & mmio::kInterruptConfigChange) != 0);
+    CHECK(mmio_read(*machine.transport, mmio::kConfigGeneration) != generation);
+
+    machine.send(3);
+    machine.run_until([&] { return machine.tx_used() == 3; });
+    CHECK(machine.tx_used() == 3);
+    CHECK(machine.net->counter_values().tx_dropped == 3);
+
+    // A new activation after the loss does not poll the dead fd again.
+    machine.reset();
+    machine.bring_up();
+    machine.run_for(20ms);
+    CHECK((mmio_read(*machine.transport, status_register) & 0xffff) == 0);
+}

@@ -88,7 +88,7 @@ uint32_t VirtioNet::config_size() const { return net_config::kSize; }
 void VirtioNet::read_config(uint64_t offset, std::span<uint8_t> data) const {
     std::array<uint8_t, net_config::kSize> config{};
     std::copy(options_.mac.begin(), options_.mac.end(), config.begin() + net_config::kMacOffset);
-    uint16_t status = net_config::kLinkUp;
+    uint16_t status = link_up_.load(std::memory_order_relaxed) ? net_config::kLinkUp : 0;
     uint16_t pairs = 1;
     uint16_t mtu = options_.mtu.value_or(0);
     std::memcpy(config.data() + net_config::kStatusOffset, &status, 2);
@@ -163,7 +163,7 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
     if (registered.ok()) {
         registered = loop_.add(tx_kick, EPOLLIN, [this, tx_kick](uint32_t) { on_kick(tx_kick, false); });
     }
-    if (registered.ok()) {
+    if (registered.ok() && !backend_lost_) {
         backend_interest_ = queue_pair_->backend_interest();
         registered = loop_.add(backend_->fd(), backend_interest_, [this](uint32_t events) { on_backend(events); });
     }
@@ -390,10 +390,19 @@ void VirtioNet::on_backend(uint32_t events) {
         return;
     }
     if (events & (EPOLLERR | EPOLLHUP)) {
-        spdlog::error("{}: backend {} reported an error or hang-up: the interface stops moving packets",
+        // The tap was deleted (or its fd broke): the guest's link is down
+        // for good. The guest learns it from the status field and a
+        // configuration change interrupt; frames it still sends are
+        // dropped and counted.
+        spdlog::error("{}: backend {} reported an error or hang-up: the link is down, the interface stops moving "
+                      "packets",
                       options_.name, backend_->name());
         loop_.remove(backend_->fd());
         backend_interest_ = 0;
+        backend_lost_ = true;
+        if (link_up_.exchange(false)) {
+            activation_.interrupt->signal_config();
+        }
         return;
     }
     if (events & EPOLLOUT) {
@@ -416,7 +425,7 @@ void VirtioNet::after_processing() {
         [[maybe_unused]] ssize_t written = ::write(activation_.queues[0].kick_fd, &one, sizeof(one));
     }
     uint32_t interest = queue_pair_->backend_interest();
-    if (interest != backend_interest_) {
+    if (interest != backend_interest_ && !backend_lost_) {
         backend_interest_ = interest;
         auto modified = loop_.modify(backend_->fd(), interest);
         if (!modified.ok()) {

@@ -34,6 +34,7 @@
 #include "vmm/timer_fd.h"
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -109,6 +110,9 @@ private:
     Activation activation_;
     std::unique_ptr<net::QueuePair> queue_pair_;
     uint32_t backend_interest_ = 0;
+    // The backend hung up (tap deleted): no longer polled, link reported down.
+    bool backend_lost_ = false;
+    std::atomic<bool> link_up_{true};
     net::RateLimiter rx_limiter_;
     net::RateLimiter tx_limiter_;
     // In-process: per direction, armed while its limiter holds it back;
