@@ -2,6 +2,7 @@
 
 #include "vmm/api/network_interface.h"
 #include "vmm/logging.h"
+#include "vmm/privileges.h"
 
 #include <fcntl.h>
 #include <algorithm>
@@ -252,7 +253,9 @@ Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point req
         return failure(built.error());
     }
     // Everything is open: from here on skiff runs as --uid/--gid in --chroot.
-    if (auto dropped = drop_privileges(config.privileges, built.value()->capability_to_keep()); !dropped) { return fail_start(dropped.error()); }
+    if (auto dropped = drop_privileges(config.privileges, built.value()->capability_to_keep()); !dropped) {
+        return fail_start(dropped.error());
+    }
     machine_ = std::move(built.value());
     state_ = VmState::Running;
     Machine* machine = machine_.get();
