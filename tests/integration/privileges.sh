@@ -12,7 +12,8 @@
 #     its address): the guest answers ping.
 #  3. API mode with --uid/--gid/--chroot: after InstanceStart the API
 #     socket still answers that user (curl as uid 65534), and is gone
-#     after skiff ends.
+#     after skiff ends; with a macvtap skiff creates, the macvtap is gone
+#     too although the main thread kept no capability.
 #  4. bad input: --uid alone, a uid that is not a number, a missing
 #     --chroot directory (exit 2); --uid without the privilege to use it
 #     (exit 1 before the guest runs). Each message names the fix.
@@ -136,6 +137,27 @@ echo "$answer" | grep -q '"state":"Running"' || fail "GET / as uid $NOBODY: $ans
 ping_ok "$ns" 10.0.33.2 5 56
 stop_skiff api
 [ ! -e "$API_SOCK" ] || fail "the API socket $API_SOCK is left after skiff ended"
+
+# 3b. API mode with a macvtap skiff creates: InstanceStart comes on the API
+# server's thread and the main thread (which ends skiff) keeps no
+# capability; the macvtap must still go (deleted by the run thread).
+start_skiff api_macvtap "$vm_ns" --log-level debug --api-sock "$API_SOCK" --uid $NOBODY --gid $NOBODY
+wait_socket "$API_SOCK" 10
+api_expect 204 PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 ip=10.0.32.2::10.0.32.1:255.255.255.0\"}"
+api_expect 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+api_expect 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "skmv0", "mode": "macvtap", "link": "vethA"}'
+api_expect 204 PUT /actions '{"action_type": "InstanceStart"}'
+wait_console api_macvtap '^skiff-testguest: network ready' 60
+[ -n "$(in_ns "$vm_ns" ip -o link show type macvtap)" ] || fail "no macvtap while skiff runs (API mode)"
+main_caps=$(awk '/^CapEff:/ {print $2}' /proc/$skiff_pid/status)
+echo "  main thread CapEff $main_caps"
+in_ns "$peer_ns" ip neigh flush dev vethB  # the guest's MAC of 1b, on another macvtap
+[ "$main_caps" = 0000000000000000 ] || fail "the main thread kept capabilities $main_caps"
+ping_ok "$peer_ns" 10.0.32.2 5 56
+stop_skiff api_macvtap
+left=$(in_ns "$vm_ns" ip -o link show type macvtap)
+[ -z "$left" ] || fail "the macvtap skiff created in API mode is left: $left"
+[ ! -e "$API_SOCK" ] || fail "the API socket $API_SOCK is left after skiff ended (API mode, macvtap)"
 
 # 4. Bad input.
 run_skiff uid_alone run --uid $NOBODY --timeout 5

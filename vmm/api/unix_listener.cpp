@@ -66,16 +66,20 @@ Result<UnixListener> listen_unix(const std::string& path, int backlog, std::opti
     size_t slash = path.rfind('/');
     std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     listener.file.name = slash == std::string::npos ? path : path.substr(slash + 1);
-    listener.file.directory.reset(::open(directory.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!listener.file.directory.valid()) {
-        return errno_error(fmt::format("--api-sock {}: opening its directory {}", path, directory));
-    }
+
     listener.socket.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!listener.socket.valid()) {
         return errno_error("creating the API socket");
     }
     if (::bind(listener.socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
         return errno_error(fmt::format("binding the API socket to {}", path));
+    }
+    listener.file.directory.reset(::open(directory.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!listener.file.directory.valid()) {
+        int saved = errno;
+        ::unlink(path.c_str());
+        return errno_error(fmt::format("binding the API socket to {}: opening its directory {}", path, directory),
+                           saved);
     }
     struct stat status {};
     if (::fstatat(listener.file.directory.get(), listener.file.name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0) {
