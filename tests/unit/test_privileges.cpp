@@ -35,7 +35,7 @@ TEST_CASE("numeric ids", "[privileges]") {
                Catch::Contains("not a number") && Catch::Contains("id -u nobody"));
 }
 
-TEST_CASE("--uid and --gid come together; --chroot must be a directory", "[privileges]") {
+TEST_CASE("uid and gid come together; the chroot must be a directory", "[privileges]") {
     skiff::Privileges privileges;
     CHECK(skiff::check_privileges(privileges).ok());
     privileges.uid = 65534;
