@@ -1,6 +1,7 @@
 #include "vmm/cli.h"
 
 #include "vmm/logging.h"
+#include "vmm/privileges.h"
 
 #include <CLI/CLI.hpp>
 
@@ -42,6 +43,59 @@ Exit status:
   4  KVM error (internal error, emulation failure skiff could not complete)
   5  --timeout expired)";
 
+constexpr const char* kUidHelp = "After set-up, before the guest runs: become this user id (numeric; needs --gid)";
+constexpr const char* kGidHelp = "After set-up: this group id (numeric; needs --uid), no supplementary groups";
+constexpr const char* kChrootHelp =
+    "After set-up: chroot into this existing (possibly empty) directory; skiff opens nothing by path afterwards";
+
+// --uid/--gid/--chroot as typed, on the top level (API mode) or on `run`.
+struct PrivilegeFlags {
+    std::string uid;
+    std::string gid;
+    std::string chroot;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--uid", uid, kUidHelp);
+        app.add_option("--gid", gid, kGidHelp);
+        app.add_option("--chroot", chroot, kChrootHelp);
+    }
+};
+
+// The checked Privileges of `first`, or else of `second` (flags before or
+// after `run`); prints the error itself.
+std::optional<Privileges> read_privileges(const PrivilegeFlags& first, const PrivilegeFlags& second) {
+    Privileges privileges;
+    auto pick = [](const std::string& a, const std::string& b) -> const std::string& { return a.empty() ? b : a; };
+    const std::string& uid = pick(first.uid, second.uid);
+    const std::string& gid = pick(first.gid, second.gid);
+    const std::string& chroot = pick(first.chroot, second.chroot);
+    auto report = [](const Error& error) {
+        std::fprintf(stderr, "%s\n", error.message.c_str());
+        return std::nullopt;
+    };
+    if (!uid.empty()) {
+        auto parsed = parse_numeric_id(uid, "--uid");
+        if (!parsed.ok()) {
+            return report(parsed.error());
+        }
+        privileges.uid = *parsed;
+    }
+    if (!gid.empty()) {
+        auto parsed = parse_numeric_id(gid, "--gid");
+        if (!parsed.ok()) {
+            return report(parsed.error());
+        }
+        privileges.gid = *parsed;
+    }
+    if (!chroot.empty()) {
+        privileges.chroot = chroot;
+    }
+    if (auto checked = check_privileges(privileges); !checked.ok()) {
+        return report(checked.error());
+    }
+    return privileges;
+}
+
 }  // namespace
 
 ParsedCommandLine parse_command_line(int argc, char** argv) {
@@ -68,6 +122,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
             auto level = spdlog_level_name(text);
             return level.ok() ? std::string() : level.error().message;
         });
+    PrivilegeFlags top_privileges;
+    top_privileges.add_to(app);
 
     CLI::App* run = app.add_subcommand("run", "Boot a microVM and run it until it shuts down");
     run->footer(kExitStatusHelp);
@@ -124,6 +180,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     double timeout = 0;
     run->add_option("--timeout", timeout, "Stop the VM (exit 5) after this many seconds")
         ->check(CLI::PositiveNumber);
+    PrivilegeFlags run_privileges;
+    run_privileges.add_to(*run);
 
     try {
         app.parse(argc, argv);
@@ -135,8 +193,14 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         }
         return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
     }
+    // Checked before anything is set up: a typo must not cost a VM start.
+    auto privileges = read_privileges(run_privileges, top_privileges);
+    if (!privileges) {
+        return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+    }
 
     if (!run->parsed()) {
+        api.privileges = *privileges;
         command->mode = CommandLine::Mode::Api;
         if (api.no_api && !api.config_file) {
             std::fputs("--no-api needs --config-file FILE: without the API, the file is the only way to "
@@ -169,6 +233,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     if (timeout > 0) {
         vm.timeout_seconds = timeout;
     }
+    vm.privileges = *privileges;
     return ParsedCommandLine{std::move(command)};
 }
 

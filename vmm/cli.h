@@ -19,6 +19,7 @@ struct ApiModeOptions {
     bool no_api = false;                            // --no-api (needs --config-file)
     std::optional<std::string> log_path;            // --log-path
     std::optional<std::string> level;               // --level (Firecracker's names)
+    Privileges privileges;                          // --uid, --gid, --chroot: dropped after InstanceStart's set-up
 };
 
 struct CommandLine {

@@ -24,6 +24,7 @@
 #include "vmm/irq_routing.h"
 #include "vmm/vcpu_setup.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -31,6 +32,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cmath>
@@ -207,6 +209,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
     machine->loop_ = TRY(EventLoop::create());
+    machine->proc_status_.reset(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
     TRY(machine->create_devices(process_start, start_event));
     TRY(machine->create_network_devices(std::move(networks), mmio_devices));
 
@@ -394,8 +397,18 @@ ExitReport Machine::run() {
         vcpu->kick();
         vcpu->join();
     }
+    // The macvtaps skiff created go now, from this thread: after --uid it
+    // is one that kept CAP_NET_ADMIN for this (vmm/privileges.h). Their
+    // /dev/tapN fds, still open in the devices, just stop carrying frames.
+    macvtaps_.clear();
     log_resource_usage();
     return lifecycle_.report();
+}
+
+KeptCapability Machine::capability_to_keep() const {
+    bool created = std::any_of(macvtaps_.begin(), macvtaps_.end(),
+                               [](const std::unique_ptr<net::Macvtap>& macvtap) { return macvtap->created(); });
+    return created ? KeptCapability::NetAdmin : KeptCapability::None;
 }
 
 Result<void> Machine::pause() {
@@ -461,28 +474,36 @@ void Machine::log_resource_usage() const {
     // From /proc/self/status rather than getrusage(): ru_maxrss carries the
     // peak of the process image before exec (a large parent that forked
     // skiff), VmHWM is this image's own peak. RssAnon and RssFile split the
-    // current RSS into skiff's own memory and shared libraries.
+    // current RSS into skiff's own memory and shared libraries. Read through
+    // an fd opened at build time: after --chroot there is no /proc.
     std::string peak = "?";
     std::string split;
-    if (FILE* status = std::fopen("/proc/self/status", "r")) {
-        char line[256];
-        while (std::fgets(line, sizeof(line), status) != nullptr) {
-            std::string_view text(line);
-            auto value = [&text](std::string_view prefix) {
-                std::string_view rest = text.substr(prefix.size());
-                size_t start = rest.find_first_not_of(" \t");
-                size_t end = rest.find(" kB");
-                return std::string(rest.substr(start, end - start));
-            };
-            if (text.starts_with("VmHWM:")) {
-                peak = value("VmHWM:");
-            } else if (text.starts_with("RssAnon:")) {
-                split += fmt::format(", anonymous {} KiB", value("RssAnon:"));
-            } else if (text.starts_with("RssFile:")) {
-                split += fmt::format(", file-backed {} KiB", value("RssFile:"));
-            }
+    std::string text;
+    char buffer[4096];
+    ssize_t got = 0;
+    off_t offset = 0;
+    while (proc_status_.valid() && (got = ::pread(proc_status_.get(), buffer, sizeof(buffer), offset)) > 0) {
+        text.append(buffer, static_cast<size_t>(got));
+        offset += got;
+    }
+    std::string_view rest(text);
+    while (!rest.empty()) {
+        size_t newline = rest.find('\n');
+        std::string_view line = rest.substr(0, newline);
+        rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+        auto value = [&line](std::string_view prefix) {
+            std::string_view after = line.substr(prefix.size());
+            size_t start = std::min(after.find_first_not_of(" \t"), after.size());
+            size_t end = after.find(" kB");
+            return std::string(after.substr(start, end == std::string_view::npos ? end : end - start));
+        };
+        if (line.starts_with("VmHWM:")) {
+            peak = value("VmHWM:");
+        } else if (line.starts_with("RssAnon:")) {
+            split += fmt::format(", anonymous {} KiB", value("RssAnon:"));
+        } else if (line.starts_with("RssFile:")) {
+            split += fmt::format(", file-backed {} KiB", value("RssFile:"));
         }
-        std::fclose(status);
     }
     spdlog::debug("resource usage: peak RSS {} KiB, guest memory resident {} KiB{}", peak,
                   resident_bytes(memory_) / 1024, split);

@@ -24,6 +24,7 @@
 #include "vmm/vm_config.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/network_setup.h"
+#include "vmm/privileges.h"
 #include "skiff/config.h"
 
 #include <atomic>
@@ -53,6 +54,11 @@ public:
     ExitReport run();
 
     [[nodiscard]] VmLifecycle& lifecycle() { return lifecycle_; }
+
+    // What skiff needs after set-up when it drops privileges: CAP_NET_ADMIN
+    // when it created a macvtap (deleted at the end of run(), on the
+    // thread that runs it), nothing otherwise.
+    [[nodiscard]] KeptCapability capability_to_keep() const;
 
     // Packet counters of each virtio-net interface, by interface id.
     [[nodiscard]] std::vector<InterfaceStats> interface_stats() const;
@@ -127,6 +133,7 @@ private:
     std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
     std::shared_ptr<pci::PciRoot> pci_root_;
     UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
+    UniqueFd proc_status_;  // /proc/self/status, opened before any chroot, read at the end
 
     mutable std::mutex pause_mutex_;  // one pause or resume at a time
     std::atomic<bool> paused_{false};

@@ -63,11 +63,18 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
     options.id = flags.id;
     options.process_start = process_start;
     options.default_kernel = embedded_testguest();
+    options.base.privileges = flags.privileges;
     VmInstance instance(std::move(options));
 
     std::unique_ptr<api::ApiServer> server;
     if (!flags.no_api) {
-        auto started = api::ApiServer::start(flags.socket_path, instance);
+        // With --uid, the socket is that user's: it can still connect (and
+        // skiff remove the file) once skiff runs as that user.
+        std::optional<api::SocketOwner> owner;
+        if (flags.privileges.uid) {
+            owner = api::SocketOwner{*flags.privileges.uid, *flags.privileges.gid};
+        }
+        auto started = api::ApiServer::start(flags.socket_path, instance, owner);
         if (!started.ok()) {
             spdlog::error("{}", started.error().message);
             return static_cast<int>(ExitStatus::StartupError);

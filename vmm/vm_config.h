@@ -4,6 +4,8 @@
 
 #include "net/net_config.h"
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +24,15 @@ struct SerialConfig {
     uint64_t capture_limit = 1024 * 1024;  // for Capture: the last this many bytes are kept
 };
 
+// --uid/--gid/--chroot: what skiff becomes once the VM is set up (see
+// vmm/privileges.h). uid and gid come together or not at all.
+struct Privileges {
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    std::optional<std::string> chroot;  // a directory that exists
+    [[nodiscard]] bool any() const { return uid || gid || chroot; }
+};
+
 struct VmConfig {
     std::string kernel_path;
     std::optional<std::string> initrd_path;
@@ -34,6 +45,7 @@ struct VmConfig {
     BootProtocolChoice boot_protocol = BootProtocolChoice::Auto;
     std::optional<double> timeout_seconds;
     std::vector<net::NetConfig> networks;  // --net, in order: net0, net1, ...
+    Privileges privileges;                 // dropped after set-up, before the first KVM_RUN
 };
 
 inline constexpr uint32_t kMaxCpus = 64;

@@ -2,6 +2,7 @@
 
 #include "vmm/api/network_interface.h"
 #include "vmm/logging.h"
+#include "vmm/privileges.h"
 
 #include <fcntl.h>
 #include <algorithm>
@@ -251,6 +252,10 @@ Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point req
     if (!built.ok()) {
         return failure(built.error());
     }
+    // Everything is open: from here on skiff runs as --uid/--gid in --chroot.
+    if (auto dropped = drop_privileges(config.privileges, built.value()->capability_to_keep()); !dropped) {
+        return fail_start(dropped.error());
+    }
     machine_ = std::move(built.value());
     state_ = VmState::Running;
     Machine* machine = machine_.get();
@@ -260,6 +265,15 @@ Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point req
     }
     changed_.notify_all();
     return {};
+}
+
+Status VmInstance::fail_start(const Error& error) {
+    // Half-dropped privileges (a chroot without the uid change, ...) leave
+    // no state to start from again: the instance ends.
+    exit_ = ExitInfo{static_cast<int>(ExitStatus::StartupError), error.message};
+    state_ = VmState::Stopped;
+    changed_.notify_all();
+    return failure(error);
 }
 
 void VmInstance::on_stopped(ExitReport report) {

@@ -85,6 +85,9 @@ public:
 
 private:
     Status launch(const VmConfig& config, Machine::Clock::time_point requested);
+    // After the Machine was built: the instance is Stopped with exit status 1
+    // (under mutex_).
+    Status fail_start(const Error& error);
     Result<VmConfig> config_from_resources() const;
     // state_, with Running split by the Machine's own pause flag (under mutex_).
     [[nodiscard]] VmState current_state() const;

@@ -146,10 +146,10 @@ struct ApiServer::Access {
     }
 };
 
-Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& socket_path, Controller& controller) {
-    UnixListener listener = TRY(listen_unix(socket_path, static_cast<int>(kMaxConnections)));
+Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& socket_path, Controller& controller,
+                                                    std::optional<SocketOwner> owner) {
+    UnixListener listener = TRY(listen_unix(socket_path, static_cast<int>(kMaxConnections), owner));
     std::unique_ptr<ApiServer> server(new ApiServer(socket_path, controller));
-    server->socket_file_ = listener.file;
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     server->daemon_ = MHD_start_daemon(
@@ -161,11 +161,12 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& socket_pa
         MHD_OPTION_NOTIFY_COMPLETED, &Access::completed, nullptr,
         MHD_OPTION_END);
     if (server->daemon_ == nullptr) {
-        remove_socket_file(socket_path, listener.file);
+        remove_socket_file(listener.file);
         return Error::format("starting the API server on {} failed (libmicrohttpd; --level debug shows why)",
                              socket_path);
     }
     (void)listener.socket.release();  // MHD_stop_daemon closes it
+    server->socket_file_ = std::move(listener.file);
     spdlog::info("API listening on {}", socket_path);
     return server;
 }
@@ -174,7 +175,7 @@ ApiServer::~ApiServer() {
     if (daemon_ != nullptr) {
         MHD_stop_daemon(daemon_);
     }
-    remove_socket_file(socket_path_, socket_file_);
+    remove_socket_file(socket_file_);
 }
 
 }  // namespace skiff::api

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 struct MHD_Daemon;
@@ -34,7 +35,9 @@ class ApiServer final {
 public:
     // Listens on `socket_path` (see unix_listener.h for an existing path)
     // and serves until destroyed. `controller` must outlive the server.
-    static Result<std::unique_ptr<ApiServer>> start(const std::string& socket_path, Controller& controller);
+    // With `owner`, the socket file is given to that user and group.
+    static Result<std::unique_ptr<ApiServer>> start(const std::string& socket_path, Controller& controller,
+                                                    std::optional<SocketOwner> owner = {});
 
     // Stops the server (a request in progress completes first) and removes
     // the socket file.
@@ -55,7 +58,7 @@ private:
     Controller& controller_;
     std::mutex requests_;  // one request at a time into the Controller
     MHD_Daemon* daemon_ = nullptr;
-    FileIdentity socket_file_;
+    SocketFile socket_file_;
 };
 
 }  // namespace skiff::api

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 namespace skiff::api {
@@ -23,16 +24,33 @@ struct FileIdentity {
     ino_t inode = 0;
 };
 
+// The socket file: its directory (O_PATH, opened before any chroot) and
+// its name there, and which file it is.
+struct SocketFile {
+    std::string path;  // as given, for messages
+    UniqueFd directory;
+    std::string name;
+    FileIdentity identity;
+};
+
+// Who the socket file should belong to (skiff's --uid/--gid).
+struct SocketOwner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
 struct UnixListener {
     UniqueFd socket;  // SOCK_STREAM, non-blocking, close-on-exec, listening
-    FileIdentity file;
+    SocketFile file;
 };
 
 // Errors: the path too long for sun_path, a non-socket file there, a socket
-// someone listens on, or the bind/listen failure (e.g. a missing directory).
-Result<UnixListener> listen_unix(const std::string& path, int backlog);
+// someone listens on, the bind/listen failure (e.g. a missing directory),
+// or the chown to `owner`.
+Result<UnixListener> listen_unix(const std::string& path, int backlog, std::optional<SocketOwner> owner = {});
 
-// Removes `path` if it is still the socket file `file`.
-void remove_socket_file(const std::string& path, const FileIdentity& file);
+// Removes the socket file if it is still the one bound; warns (naming the
+// fix) when that is not allowed.
+void remove_socket_file(const SocketFile& file);
 
 }  // namespace skiff::api
