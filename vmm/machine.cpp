@@ -22,8 +22,11 @@
 #include "devices/vfio/vfio_pci_device.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/irq_routing.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu_setup.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -378,7 +381,11 @@ Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supporte
 }
 
 ExitReport Machine::run() {
+    ::pthread_setname_np(::pthread_self(), "skiff-vmm");
     VcpuRunner::install_kick_signal();
+    // Opened now: once the event loop's seccomp filter is on, it may read
+    // but not open files (log_resource_usage at the end).
+    status_file_.reset(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
     auto since_start = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - process_start_);
     spdlog::debug("first KVM_RUN: {}.{:03} ms after skiff started", since_start.count() / 1000,
                   since_start.count() % 1000);
@@ -387,7 +394,7 @@ ExitReport Machine::run() {
         lifecycle_.on_stop([runner] { runner->kick(); });
     }
     for (auto& vcpu : vcpus_) {
-        vcpu->start();
+        vcpu->start(config_.seccomp);
     }
     event_loop();
     for (auto& vcpu : vcpus_) {
@@ -464,25 +471,27 @@ void Machine::log_resource_usage() const {
     // current RSS into skiff's own memory and shared libraries.
     std::string peak = "?";
     std::string split;
-    if (FILE* status = std::fopen("/proc/self/status", "r")) {
-        char line[256];
-        while (std::fgets(line, sizeof(line), status) != nullptr) {
-            std::string_view text(line);
-            auto value = [&text](std::string_view prefix) {
-                std::string_view rest = text.substr(prefix.size());
-                size_t start = rest.find_first_not_of(" \t");
-                size_t end = rest.find(" kB");
-                return std::string(rest.substr(start, end - start));
-            };
-            if (text.starts_with("VmHWM:")) {
-                peak = value("VmHWM:");
-            } else if (text.starts_with("RssAnon:")) {
-                split += fmt::format(", anonymous {} KiB", value("RssAnon:"));
-            } else if (text.starts_with("RssFile:")) {
-                split += fmt::format(", file-backed {} KiB", value("RssFile:"));
-            }
+    std::string contents(8192, '\0');
+    ssize_t got = status_file_.valid() ? ::pread(status_file_.get(), contents.data(), contents.size(), 0) : -1;
+    contents.resize(got > 0 ? static_cast<size_t>(got) : 0);
+    auto value = [](std::string_view line, std::string_view prefix) {
+        std::string_view field = line.substr(prefix.size());
+        size_t first = field.find_first_not_of(" \t");
+        size_t unit = field.find(" kB");
+        return first == std::string_view::npos ? std::string("?") : std::string(field.substr(first, unit - first));
+    };
+    std::string_view remaining(contents);
+    while (!remaining.empty()) {
+        size_t line_end = remaining.find('\n');
+        std::string_view line = remaining.substr(0, line_end);
+        remaining = line_end == std::string_view::npos ? std::string_view() : remaining.substr(line_end + 1);
+        if (line.starts_with("VmHWM:")) {
+            peak = value(line, "VmHWM:");
+        } else if (line.starts_with("RssAnon:")) {
+            split += fmt::format(", anonymous {} KiB", value(line, "RssAnon:"));
+        } else if (line.starts_with("RssFile:")) {
+            split += fmt::format(", file-backed {} KiB", value(line, "RssFile:"));
         }
-        std::fclose(status);
     }
     spdlog::debug("resource usage: peak RSS {} KiB, guest memory resident {} KiB{}", peak,
                   resident_bytes(memory_) / 1024, split);
@@ -571,6 +580,13 @@ void Machine::event_loop() {
     if (config_.serial.output == SerialOutput::Stdio) {
         terminal.emplace(STDIN_FILENO);
         watch_console_input();
+    }
+    // Set up: the vCPU threads exist (they filter themselves), and so do
+    // this loop's fds.
+    if (config_.seccomp) {
+        if (auto installed = seccomp::install_filter(seccomp::ThreadKind::EventLoop); !installed.ok()) {
+            lifecycle_.request_stop(ExitStatus::StartupError, installed.error().message);
+        }
     }
 
     while (!lifecycle_.stopping()) {

@@ -34,6 +34,8 @@ struct VmConfig {
     BootProtocolChoice boot_protocol = BootProtocolChoice::Auto;
     std::optional<double> timeout_seconds;
     std::vector<net::NetConfig> networks;  // --net, in order: net0, net1, ...
+    // Per-thread seccomp filters after set-up (vmm/seccomp.h); --no-seccomp.
+    bool seccomp = true;
 };
 
 inline constexpr uint32_t kMaxCpus = 64;
