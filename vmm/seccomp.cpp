@@ -25,6 +25,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -112,6 +113,9 @@ void add_common(std::vector<Rule>& rules) {
                 SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
                 SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(exit),
                 SCMP_SYS(exit_group)});
+    // glibc's fstat() (stdio's first write to a FILE) is fstatat(fd, "",
+    // AT_EMPTY_PATH).
+    rules.push_back(Rule{SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
     for (int syscall : {SCMP_SYS(mmap), SCMP_SYS(mprotect)}) {
         rules.push_back(Rule{syscall, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}});
     }

@@ -268,7 +268,7 @@ Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point req
             ::pthread_setname_np(::pthread_self(), "skiff-metrics");
             if (seccomp) {
                 if (auto installed = seccomp::install_filter(seccomp::ThreadKind::Api); !installed.ok()) {
-                    std::lock_guard lock(mutex_);
+                    std::lock_guard stopping(mutex_);
                     machine_->lifecycle().request_stop(ExitStatus::StartupError,
                                                        fmt::format("metrics: {}", installed.error().message));
                     return;
