@@ -161,7 +161,7 @@ TEST_CASE("allow-list sizes and exit status 6", "[seccomp]") {
     CHECK(skiff::describe(skiff::ExitStatus::SeccompViolation) == "forbidden system call");
 }
 
-TEST_CASE("--no-seccomp turns the filters off in both modes", "[seccomp][cli]") {
+TEST_CASE("The no-seccomp flag turns the filters off in both modes", "[seccomp][cli]") {
     auto parse = [](std::vector<std::string> words) {
         std::vector<char*> argv;
         words.insert(words.begin(), "skiff");
