@@ -41,7 +41,8 @@ Exit status:
   2  usage error (bad flags)
   3  guest crash (triple fault)
   4  KVM error (internal error, emulation failure skiff could not complete)
-  5  --timeout expired)";
+  5  --timeout expired
+  6  a thread made a system call its seccomp filter forbids (--no-seccomp to debug))";
 
 constexpr const char* kUidHelp = "After set-up, before the guest runs: become this user id (numeric; needs --gid)";
 constexpr const char* kGidHelp = "After set-up: this group id (numeric; needs --uid), no supplementary groups";
@@ -116,6 +117,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
                    "Boot from this JSON file (Firecracker's format) without API calls")
         ->check(CLI::ExistingFile);
     app.add_flag("--no-api", api.no_api, "Serve no API (needs --config-file)");
+    app.add_flag("--no-seccomp", api.no_seccomp,
+                 "Run without the per-thread seccomp filters (for debugging a forbidden system call, exit 6)");
     app.add_option("--log-path", api.log_path, "Append skiff's log to this file instead of standard error");
     app.add_option("--level", api.level, "Log level, Firecracker's names: Error, Warning, Info, Debug, Trace, Off")
         ->check([](const std::string& text) {
@@ -177,6 +180,9 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
             return message.starts_with(kPrefix) ? message.substr(kPrefix.size()) : message;
         })
         ->allow_extra_args(false);
+    bool no_seccomp = false;
+    run->add_flag("--no-seccomp", no_seccomp,
+                  "Run without the per-thread seccomp filters (for debugging a forbidden system call, exit 6)");
     double timeout = 0;
     run->add_option("--timeout", timeout, "Stop the VM (exit 5) after this many seconds")
         ->check(CLI::PositiveNumber);
@@ -234,6 +240,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         vm.timeout_seconds = timeout;
     }
     vm.privileges = *privileges;
+    vm.seccomp = !no_seccomp && !api.no_seccomp;
     return ParsedCommandLine{std::move(command)};
 }
 

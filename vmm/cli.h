@@ -17,6 +17,7 @@ struct ApiModeOptions {
     std::string id = "anonymous-instance";          // --id
     std::optional<std::string> config_file;         // --config-file
     bool no_api = false;                            // --no-api (needs --config-file)
+    bool no_seccomp = false;                        // --no-seccomp
     std::optional<std::string> log_path;            // --log-path
     std::optional<std::string> level;               // --level (Firecracker's names)
     Privileges privileges;                          // --uid, --gid, --chroot: dropped after InstanceStart's set-up

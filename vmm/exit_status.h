@@ -17,6 +17,8 @@ enum class ExitStatus : int {
     KvmError = 4,        // KVM internal error, emulation failure skiff could
                          // not complete, failed VM entry, failing ioctl
     Timeout = 5,         // --timeout expired before the guest shut down
+    SeccompViolation = 6,  // a thread made a system call outside its seccomp
+                           // allow list (vmm/seccomp.h)
 };
 
 constexpr std::string_view describe(ExitStatus status) {
@@ -27,6 +29,7 @@ constexpr std::string_view describe(ExitStatus status) {
         case ExitStatus::GuestCrash: return "guest crashed";
         case ExitStatus::KvmError: return "KVM error";
         case ExitStatus::Timeout: return "timeout";
+        case ExitStatus::SeccompViolation: return "forbidden system call";
     }
     return "unknown";
 }

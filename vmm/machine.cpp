@@ -22,9 +22,11 @@
 #include "devices/vfio/vfio_pci_device.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/irq_routing.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu_setup.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -209,7 +211,10 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     machine->cpu_template_ = cpu_template;
     machine->process_start_ = process_start;
     machine->loop_ = TRY(EventLoop::create());
-    machine->proc_status_.reset(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+    // Opened now: after a --chroot there is no /proc, and once the event
+    // loop's seccomp filter is on it may read but not open files
+    // (log_resource_usage at the end).
+    machine->status_file_.reset(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
     TRY(machine->create_devices(process_start, start_event));
     TRY(machine->create_network_devices(std::move(networks), mmio_devices));
 
@@ -381,6 +386,7 @@ Result<void> Machine::create_vcpus(const std::vector<kvm_cpuid_entry2>& supporte
 }
 
 ExitReport Machine::run() {
+    ::pthread_setname_np(::pthread_self(), "skiff-vmm");
     VcpuRunner::install_kick_signal();
     auto since_start = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - process_start_);
     spdlog::debug("first KVM_RUN: {}.{:03} ms after skiff started", since_start.count() / 1000,
@@ -390,7 +396,7 @@ ExitReport Machine::run() {
         lifecycle_.on_stop([runner] { runner->kick(); });
     }
     for (auto& vcpu : vcpus_) {
-        vcpu->start();
+        vcpu->start(config_.seccomp);
     }
     event_loop();
     for (auto& vcpu : vcpus_) {
@@ -478,31 +484,26 @@ void Machine::log_resource_usage() const {
     // an fd opened at build time: after --chroot there is no /proc.
     std::string peak = "?";
     std::string split;
-    std::string text;
-    char buffer[4096];
-    ssize_t got = 0;
-    off_t offset = 0;
-    while (proc_status_.valid() && (got = ::pread(proc_status_.get(), buffer, sizeof(buffer), offset)) > 0) {
-        text.append(buffer, static_cast<size_t>(got));
-        offset += got;
-    }
-    std::string_view rest(text);
-    while (!rest.empty()) {
-        size_t newline = rest.find('\n');
-        std::string_view line = rest.substr(0, newline);
-        rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
-        auto value = [&line](std::string_view prefix) {
-            std::string_view after = line.substr(prefix.size());
-            size_t start = std::min(after.find_first_not_of(" \t"), after.size());
-            size_t end = after.find(" kB");
-            return std::string(after.substr(start, end == std::string_view::npos ? end : end - start));
-        };
+    std::string contents(8192, '\0');
+    ssize_t got = status_file_.valid() ? ::pread(status_file_.get(), contents.data(), contents.size(), 0) : -1;
+    contents.resize(got > 0 ? static_cast<size_t>(got) : 0);
+    auto value = [](std::string_view line, std::string_view prefix) {
+        std::string_view field = line.substr(prefix.size());
+        size_t first = field.find_first_not_of(" \t");
+        size_t unit = field.find(" kB");
+        return first == std::string_view::npos ? std::string("?") : std::string(field.substr(first, unit - first));
+    };
+    std::string_view remaining(contents);
+    while (!remaining.empty()) {
+        size_t line_end = remaining.find('\n');
+        std::string_view line = remaining.substr(0, line_end);
+        remaining = line_end == std::string_view::npos ? std::string_view() : remaining.substr(line_end + 1);
         if (line.starts_with("VmHWM:")) {
-            peak = value("VmHWM:");
+            peak = value(line, "VmHWM:");
         } else if (line.starts_with("RssAnon:")) {
-            split += fmt::format(", anonymous {} KiB", value("RssAnon:"));
+            split += fmt::format(", anonymous {} KiB", value(line, "RssAnon:"));
         } else if (line.starts_with("RssFile:")) {
-            split += fmt::format(", file-backed {} KiB", value("RssFile:"));
+            split += fmt::format(", file-backed {} KiB", value(line, "RssFile:"));
         }
     }
     spdlog::debug("resource usage: peak RSS {} KiB, guest memory resident {} KiB{}", peak,
@@ -592,6 +593,13 @@ void Machine::event_loop() {
     if (config_.serial.output == SerialOutput::Stdio) {
         terminal.emplace(STDIN_FILENO);
         watch_console_input();
+    }
+    // Set up: the vCPU threads exist (they filter themselves), and so do
+    // this loop's fds.
+    if (config_.seccomp) {
+        if (auto installed = seccomp::install_filter(seccomp::ThreadKind::EventLoop); !installed.ok()) {
+            lifecycle_.request_stop(ExitStatus::StartupError, installed.error().message);
+        }
     }
 
     while (!lifecycle_.stopping()) {

@@ -133,7 +133,7 @@ private:
     std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
     std::shared_ptr<pci::PciRoot> pci_root_;
     UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
-    UniqueFd proc_status_;  // /proc/self/status, opened before any chroot, read at the end
+    UniqueFd status_file_;  // /proc/self/status, for log_resource_usage()
 
     mutable std::mutex pause_mutex_;  // one pause or resume at a time
     std::atomic<bool> paused_{false};

@@ -64,6 +64,7 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
     options.process_start = process_start;
     options.default_kernel = embedded_testguest();
     options.base.privileges = flags.privileges;
+    options.base.seccomp = !flags.no_seccomp;
     VmInstance instance(std::move(options));
 
     std::unique_ptr<api::ApiServer> server;

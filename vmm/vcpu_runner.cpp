@@ -1,5 +1,7 @@
 #include "vmm/vcpu_runner.h"
 
+#include "vmm/seccomp.h"
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -35,8 +37,9 @@ void VcpuRunner::install_kick_signal() {
     ::sigaction(kick_signal(), &action, nullptr);
 }
 
-void VcpuRunner::start() {
+void VcpuRunner::start(bool seccomp_filter) {
     std::lock_guard lock(mutex_);  // the new thread waits for state_
+    seccomp_filter_ = seccomp_filter;
     thread_ = std::thread([this] { loop(); });
     handle_ = thread_.native_handle();
     state_ = ThreadState::Running;
@@ -96,7 +99,13 @@ void VcpuRunner::loop() {
     sigaddset(&set, kick_signal());
     ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
-    run_until_stopped();
+    Result<void> filtered = seccomp_filter_ ? seccomp::install_filter(seccomp::ThreadKind::Vcpu) : Result<void>();
+    if (filtered.ok()) {
+        run_until_stopped();
+    } else {
+        lifecycle_.request_stop(ExitStatus::StartupError,
+                                fmt::format("vCPU {}: {}", vcpu_.index(), filtered.error().message));
+    }
 
     std::lock_guard lock(mutex_);
     state_ = ThreadState::Ended;

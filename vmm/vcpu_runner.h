@@ -33,7 +33,9 @@ public:
     // Installs the (empty) signal handler used to kick vCPUs out of KVM_RUN.
     static void install_kick_signal();
 
-    void start();
+    // Starts the thread; with `seccomp_filter` it installs the vCPU seccomp
+    // filter on itself before its first KVM_RUN.
+    void start(bool seccomp_filter);
     // Makes KVM_RUN return at once, now or at its next entry, and wakes a
     // parked thread (to see a stop request).
     void kick();
@@ -72,6 +74,7 @@ private:
     VmLifecycle& lifecycle_;
     EmulationFailureHandler emulation_failure_;
     std::thread thread_;  // started and joined by the owner's thread only
+    bool seccomp_filter_ = false;  // set by start(), before the thread runs
 
     // What other threads (pause, resume, kick) see of the vCPU thread.
     std::mutex mutex_;

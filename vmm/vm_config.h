@@ -46,6 +46,8 @@ struct VmConfig {
     std::optional<double> timeout_seconds;
     std::vector<net::NetConfig> networks;  // --net, in order: net0, net1, ...
     Privileges privileges;                 // dropped after set-up, before the first KVM_RUN
+    // Per-thread seccomp filters after set-up (vmm/seccomp.h); --no-seccomp.
+    bool seccomp = true;
 };
 
 inline constexpr uint32_t kMaxCpus = 64;

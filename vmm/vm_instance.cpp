@@ -3,8 +3,10 @@
 #include "vmm/api/network_interface.h"
 #include "vmm/logging.h"
 #include "vmm/privileges.h"
+#include "vmm/seccomp.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <algorithm>
 #include <cstring>
 #include <unistd.h>
@@ -257,11 +259,28 @@ Status VmInstance::launch(const VmConfig& config, Machine::Clock::time_point req
         return fail_start(dropped.error());
     }
     machine_ = std::move(built.value());
+    // Privileges were dropped above (--uid/--gid/--chroot), before any
+    // filter: glibc's setuid() signals every thread to make its own call.
+    //
+    // From here on, each thread skiff starts installs its seccomp filter
+    // once set up (vmm/seccomp.h); the API thread does at its next callback.
+    seccomp::arm(config.seccomp);
     state_ = VmState::Running;
     Machine* machine = machine_.get();
     runner_ = std::thread([this, machine] { on_stopped(machine->run()); });
     if (metrics_file_ != nullptr) {
-        metrics_thread_ = std::thread([this] { metrics_loop(); });
+        metrics_thread_ = std::thread([this, seccomp = config.seccomp] {
+            ::pthread_setname_np(::pthread_self(), "skiff-metrics");
+            if (seccomp) {
+                if (auto installed = seccomp::install_filter(seccomp::ThreadKind::Api); !installed.ok()) {
+                    std::lock_guard stopping(mutex_);
+                    machine_->lifecycle().request_stop(ExitStatus::StartupError,
+                                                       fmt::format("metrics: {}", installed.error().message));
+                    return;
+                }
+            }
+            metrics_loop();
+        });
     }
     changed_.notify_all();
     return {};

@@ -1,6 +1,7 @@
 #include "vmm/api/http_server.h"
 
 #include "vmm/api/router.h"
+#include "vmm/seccomp.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -80,12 +81,22 @@ std::optional<uint64_t> declared_length(MHD_Connection* connection) {
 }
 
 // MHD's thread has a name of its own: the API's is easier to find in top
-// and gdb. Named on its first request (MHD offers no start hook).
+// and gdb. Named on its first connection (MHD offers no start hook).
 void name_thread() {
     thread_local bool named = false;
     if (!named) {
         pthread_setname_np(pthread_self(), "skiff-api");
         named = true;
+    }
+}
+
+// The API thread's seccomp filter goes on once the VM is built
+// (seccomp::arm, in VmInstance::launch): at the first connection after
+// that, before MHD reads a byte of it, and at the end of the request that
+// started the VM (InstanceStart) when that ran on this thread.
+void filter_thread() {
+    if (auto installed = seccomp::install_if_armed(seccomp::ThreadKind::Api); !installed.ok()) {
+        spdlog::error("API server: {}", installed.error().message);
     }
 }
 
@@ -95,6 +106,7 @@ struct ApiServer::Access {
     static MHD_Result handle(void* server_pointer, MHD_Connection* connection, const char* url, const char* method,
                              const char*, const char* upload_data, size_t* upload_size, void** state) {
         name_thread();
+        filter_thread();
         auto& server = *static_cast<ApiServer*>(server_pointer);
         auto* pending = static_cast<PendingRequest*>(*state);
         if (pending == nullptr) {  // the headers are in
@@ -127,7 +139,15 @@ struct ApiServer::Access {
             std::lock_guard lock(server.requests_);
             response = handle_request(server.controller_, method, url, pending->body);
         }
+        filter_thread();  // InstanceStart may just have built the VM on this thread
         return reply(connection, method, url, response);
+    }
+
+    static void connection_changed(void*, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+            name_thread();
+            filter_thread();
+        }
     }
 
     static void completed(void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
@@ -159,6 +179,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& socket_pa
         MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
         MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
         MHD_OPTION_NOTIFY_COMPLETED, &Access::completed, nullptr,
+        MHD_OPTION_NOTIFY_CONNECTION, &Access::connection_changed, nullptr,
         MHD_OPTION_END);
     if (server->daemon_ == nullptr) {
         remove_socket_file(listener.file);

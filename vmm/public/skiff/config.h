@@ -145,7 +145,8 @@ struct InterfaceStats {
 
 // How a VM ended: the skiff process exit status it maps to (0 guest shut
 // down or stopped, 3 guest crash, 4 KVM error, 5 timeout, 1 start-up
-// error; README "Exit status") and why.
+// error; README "Exit status") and why. (A system call outside a skiff
+// thread's seccomp filter ends the whole process with status 6.)
 struct ExitInfo {
     int status = 0;
     std::string reason;

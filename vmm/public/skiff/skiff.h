@@ -15,7 +15,10 @@
 // Needs /dev/kvm (and CAP_NET_ADMIN for interfaces skiff creates). Every
 // call is thread-safe; none throws. A process may run several Vms. libskiff
 // installs a handler for SIGRTMIN (used to kick vCPU threads out of
-// KVM_RUN): don't use that signal for anything else.
+// KVM_RUN): don't use that signal for anything else. The threads a Vm starts
+// (vCPUs, its event loop, metrics) run under seccomp filters (README
+// "seccomp"): libskiff installs a SIGSYS handler, and a forbidden system
+// call on one of them ends the whole process with exit status 6.
 #pragma once
 
 #include "skiff/config.h"

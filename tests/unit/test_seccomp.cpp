@@ -1,0 +1,197 @@
+// Each thread kind's seccomp filter, loaded in a forked child through the
+// functions skiff uses (build_filter in the parent, load_filter in the
+// child: the child only makes system calls, no allocation): a call the kind
+// never needs ends the child with exit status 6 and one stderr line naming
+// the kind and the call; calls it needs pass (against bad fds: EBADF, not
+// SIGSYS).
+#include "vmm/cli.h"
+#include "vmm/exit_status.h"
+#include "vmm/seccomp.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+namespace {
+
+using skiff::seccomp::ThreadKind;
+
+struct ChildEnd {
+    bool exited = false;
+    int status = -1;  // exit status, or the signal that ended it
+    std::string stderr_text;
+};
+
+// Forks; the child loads `kind`'s filter, runs `call` and exits with what
+// it returns. Only system calls happen in the child after fork().
+ChildEnd run_filtered(ThreadKind kind, int (*call)()) {
+    auto program = skiff::seccomp::build_filter(kind);
+    REQUIRE(program.ok());
+    int pipe_fds[2];
+    REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(pipe_fds[1], STDERR_FILENO);
+        if (!skiff::seccomp::load_filter(*program).ok()) {
+            ::_exit(100);
+        }
+        ::_exit(call());
+    }
+    ::close(pipe_fds[1]);
+    ChildEnd end;
+    char buffer[512];
+    ssize_t got;
+    while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
+        end.stderr_text.append(buffer, static_cast<size_t>(got));
+    }
+    ::close(pipe_fds[0]);
+    int wait_status = 0;
+    REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
+    end.exited = WIFEXITED(wait_status);
+    end.status = end.exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
+    return end;
+}
+
+constexpr int kSeccompExit = static_cast<int>(skiff::ExitStatus::SeccompViolation);
+
+std::string forbidden_line(const char* kind, long nr, const char* name) {
+    return std::string("skiff: seccomp: ") + kind + " thread made forbidden system call " + std::to_string(nr) + " (" +
+           name + "): skiff is stopping; run with --no-seccomp to debug\n";
+}
+
+void check_refused(ThreadKind kind, int (*call)(), long nr, const char* name) {
+    ChildEnd end = run_filtered(kind, call);
+    INFO("stderr: " << end.stderr_text);
+    REQUIRE(end.exited);
+    CHECK(end.status == kSeccompExit);
+    CHECK(end.stderr_text == forbidden_line(std::string(skiff::seccomp::kind_name(kind)).c_str(), nr, name));
+}
+
+void check_allowed(ThreadKind kind, int (*call)()) {
+    ChildEnd end = run_filtered(kind, call);
+    INFO("stderr: " << end.stderr_text);
+    REQUIRE(end.exited);
+    CHECK(end.status == 0);
+    CHECK(end.stderr_text.find("forbidden") == std::string::npos);
+}
+
+int open_a_file() { return ::open("/etc/hostname", O_RDONLY | O_CLOEXEC) >= 0 ? 1 : 2; }
+int inet_socket() { return ::socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 1 : 2; }
+int run_execve() {
+    char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    ::execve("/bin/true", argv, nullptr);
+    return 2;
+}
+int kvm_run_on_bad_fd() { return ::ioctl(-1, KVM_RUN, 0) < 0 && errno == EBADF ? 0 : 1; }
+int terminal_ioctl_on_bad_fd() {
+    termios mode{};
+    return ::ioctl(-1, TCGETS, &mode) < 0 && errno == EBADF ? 0 : 1;
+}
+int write_to_stdout() { return ::write(STDOUT_FILENO, "", 0) == 0 ? 0 : 1; }
+int epoll_wait_on_bad_fd() {
+    epoll_event event{};
+    return ::epoll_wait(-1, &event, 1, 0) < 0 && errno == EBADF ? 0 : 1;
+}
+int accept_on_bad_fd() { return ::accept4(-1, nullptr, nullptr, SOCK_CLOEXEC) < 0 && errno == EBADF ? 0 : 1; }
+// The crash clean-up handler's netlink socket: refused with EPERM, no trap.
+int netlink_socket() {
+    return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) < 0 && errno == EPERM ? 0 : 1;
+}
+// The event loop deletes created macvtaps when the VM ends: rtnetlink only.
+int rtnetlink_socket_opens() { return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) >= 0 ? 0 : 1; }
+int generic_netlink_socket() { return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC) >= 0 ? 0 : 1; }
+int executable_mapping() {
+    void* mapped = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return mapped == MAP_FAILED ? 2 : 1;
+}
+int plain_mapping() {
+    void* mapped = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return mapped != MAP_FAILED && ::munmap(mapped, 4096) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+TEST_CASE("vcpu filter: KVM_RUN and writes pass; opening a file or a socket stops skiff", "[seccomp]") {
+    check_allowed(ThreadKind::Vcpu, kvm_run_on_bad_fd);
+    check_allowed(ThreadKind::Vcpu, write_to_stdout);
+    check_allowed(ThreadKind::Vcpu, plain_mapping);
+    check_refused(ThreadKind::Vcpu, open_a_file, SYS_openat, "openat");
+    check_refused(ThreadKind::Vcpu, inet_socket, SYS_socket, "socket");
+    check_refused(ThreadKind::Vcpu, terminal_ioctl_on_bad_fd, SYS_ioctl, "ioctl");
+}
+
+TEST_CASE("event-loop filter: epoll and the terminal pass; KVM_RUN or a socket stops skiff", "[seccomp]") {
+    check_allowed(ThreadKind::EventLoop, epoll_wait_on_bad_fd);
+    check_allowed(ThreadKind::EventLoop, terminal_ioctl_on_bad_fd);
+    check_refused(ThreadKind::EventLoop, kvm_run_on_bad_fd, SYS_ioctl, "ioctl");
+    check_refused(ThreadKind::EventLoop, inet_socket, SYS_socket, "socket");
+    check_refused(ThreadKind::EventLoop, open_a_file, SYS_openat, "openat");
+}
+
+TEST_CASE("api filter: accept passes; execve or KVM_RUN stops skiff", "[seccomp]") {
+    check_allowed(ThreadKind::Api, accept_on_bad_fd);
+    check_refused(ThreadKind::Api, run_execve, SYS_execve, "execve");
+    check_refused(ThreadKind::Api, kvm_run_on_bad_fd, SYS_ioctl, "ioctl");
+    check_refused(ThreadKind::Api, epoll_wait_on_bad_fd, SYS_epoll_wait, "epoll_wait");
+}
+
+TEST_CASE("every filter: executable mappings stop skiff; netlink sockets fail with EPERM but on the event loop",
+          "[seccomp]") {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api}) {
+        INFO("kind " << skiff::seccomp::kind_name(kind));
+        if (kind == ThreadKind::EventLoop) {
+            check_allowed(kind, rtnetlink_socket_opens);
+            check_refused(kind, generic_netlink_socket, SYS_socket, "socket");
+        } else {
+            check_allowed(kind, netlink_socket);
+        }
+        check_refused(kind, executable_mapping, SYS_mmap, "mmap");
+    }
+}
+
+TEST_CASE("allow-list sizes and exit status 6", "[seccomp]") {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api}) {
+        INFO("kind " << skiff::seccomp::kind_name(kind));
+        CHECK(skiff::seccomp::allow_list_size(kind) > 20);
+        CHECK(skiff::seccomp::allow_list_size(kind) < 80);
+    }
+    CHECK(skiff::describe(skiff::ExitStatus::SeccompViolation) == "forbidden system call");
+}
+
+TEST_CASE("The no-seccomp flag turns the filters off in both modes", "[seccomp][cli]") {
+    auto parse = [](std::vector<std::string> words) {
+        std::vector<char*> argv;
+        words.insert(words.begin(), "skiff");
+        for (auto& word : words) {
+            argv.push_back(word.data());
+        }
+        return skiff::parse_command_line(static_cast<int>(argv.size()), argv.data());
+    };
+    auto on = parse({"run"});
+    REQUIRE(on.ok());
+    CHECK(on.value()->vm.seccomp);
+    auto off = parse({"run", "--no-seccomp"});
+    REQUIRE(off.ok());
+    CHECK_FALSE(off.value()->vm.seccomp);
+    auto api_on = parse({"--api-sock", "/tmp/x.sock"});
+    REQUIRE(api_on.ok());
+    CHECK_FALSE(api_on.value()->api.no_seccomp);
+    auto api_off = parse({"--no-seccomp", "--api-sock", "/tmp/x.sock"});
+    REQUIRE(api_off.ok());
+    CHECK(api_off.value()->api.no_seccomp);
+}

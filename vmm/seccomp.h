@@ -1,0 +1,68 @@
+// seccomp allow-list filters, one per kind of thread, each installed by the
+// thread on itself once its set-up is done (no TSYNC: the filters differ).
+// A system call outside the list raises SIGSYS (SCMP_ACT_TRAP); the handler
+// writes one line naming the thread kind and the call, then ends skiff with
+// ExitStatus::SeccompViolation.
+//
+// Who installs what, and when:
+// - a vCPU thread (VcpuRunner::loop), before its first KVM_RUN;
+// - the event-loop thread (Machine::run), once the vCPU threads exist (a
+//   filter is inherited by threads created later) and the loop's own fds
+//   (signalfd, timer, terminal mode) are set up;
+// - the API thread (libmicrohttpd's) on its first callback after arm(), and
+//   the metrics thread when it starts.
+// The main thread stays unfiltered: it reads no guest or client input, only
+// waits (signals, joins) and does the orderly clean-up at exit (netlink
+// RTM_DELLINK for interfaces skiff created, removing the API socket file),
+// and LeakSanitizer runs on it at exit in sanitized builds (it clones and
+// ptraces).
+#pragma once
+
+#include "vmm/result.h"
+
+#include <linux/filter.h>
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace skiff::seccomp {
+
+enum class ThreadKind { Vcpu, EventLoop, Api };
+
+// "vcpu", "event-loop", "api": as the SIGSYS line and the log name them.
+std::string_view kind_name(ThreadKind kind);
+
+// Process-wide switch, set by VmInstance::launch once the VM is built (and
+// privileges dropped): enabled installs the SIGSYS handler and lets
+// install_if_armed() install filters. arm(false) installs nothing.
+void arm(bool enabled);
+[[nodiscard]] bool armed();
+
+// A compiled filter (classic BPF), ready for load_filter().
+struct Program {
+    ThreadKind kind = ThreadKind::Vcpu;
+    std::vector<sock_filter> instructions;
+};
+
+// Builds `kind`'s filter with libseccomp (allocates: call it before any
+// fork whose child should only load). Also prepares the SIGSYS handler's
+// name table.
+Result<Program> build_filter(ThreadKind kind);
+// Installs the SIGSYS handler and loads `program` on the calling thread
+// (PR_SET_NO_NEW_PRIVS, then seccomp(SECCOMP_SET_MODE_FILTER) without
+// TSYNC). No allocation: usable in a forked child. Errors: the kernel
+// refused (no seccomp, bad program).
+Result<void> load_filter(const Program& program);
+// build_filter + load_filter, and a debug log line the first time a kind
+// is installed.
+Result<void> install_filter(ThreadKind kind);
+// install_filter() once per thread, when armed(); otherwise nothing.
+Result<void> install_if_armed(ThreadKind kind);
+
+// How many distinct system calls `kind` may make (some only with given
+// arguments: ioctl by request, mmap/mprotect without PROT_EXEC, tgkill by
+// signal).
+std::size_t allow_list_size(ThreadKind kind);
+
+}  // namespace skiff::seccomp
