@@ -1,5 +1,7 @@
 #include "net/queue_pair.h"
 
+#include "vmm/log_limit.h"
+
 #include <sys/epoll.h>
 
 #include <spdlog/spdlog.h>
@@ -14,35 +16,6 @@ namespace {
 // Most buffers one frame may be gathered from (the kernel's UIO_MAXIOV).
 constexpr size_t kMaxIovecs = 1024;
 constexpr size_t kNumBuffersOffset = 10;  // virtio_net_hdr_v1.num_buffers
-
-// One warning per second at most per call site: a guest can produce bad
-// frames as fast as it likes.
-class RateLimitedWarning {
-public:
-    template <typename... Args>
-    void warn(fmt::format_string<Args...> text, Args&&... args) {
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_ < std::chrono::seconds(1)) {
-            ++suppressed_;
-            return;
-        }
-        last_ = now;
-        if (suppressed_ != 0) {
-            spdlog::warn("{} ({} similar suppressed)", fmt::format(text, std::forward<Args>(args)...), suppressed_);
-        } else {
-            spdlog::warn(text, std::forward<Args>(args)...);
-        }
-        suppressed_ = 0;
-    }
-
-private:
-    std::chrono::steady_clock::time_point last_{};
-    uint64_t suppressed_ = 0;
-};
-
-RateLimitedWarning bad_tx_frame;
-RateLimitedWarning backend_send_error;
-RateLimitedWarning rx_too_small;
 
 }  // namespace
 
@@ -147,7 +120,7 @@ void QueuePair::process_tx() {
         bool valid = chain_.writable().empty() && bytes >= kVnetHeaderSize && bytes <= options_.max_frame &&
                      chain_.readable().size() <= kMaxIovecs && gather(chain_.readable(), iovecs_);
         if (!valid) {
-            bad_tx_frame.warn("{}: dropped a transmit chain of {} readable and {} writable bytes", backend_.name(),
+            SKIFF_WARN_LIMITED("{}: dropped a transmit chain of {} readable and {} writable bytes", backend_.name(),
                               bytes, chain_.writable_bytes());
             counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
             tx_.add_used(chain_.head(), 0);
@@ -168,7 +141,7 @@ void QueuePair::process_tx() {
             break;
         }
         if (!sent.ok()) {
-            backend_send_error.warn("{}: frame dropped: {}", backend_.name(), sent.error().message);
+            SKIFF_WARN_LIMITED("{}: frame dropped: {}", backend_.name(), sent.error().message);
             counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
         } else {
             counters_.tx_packets.fetch_add(1, std::memory_order_relaxed);
@@ -275,7 +248,7 @@ QueuePair::Delivery QueuePair::deliver_pending() {
         }
     }
     if (capacity < frame_length_) {
-        rx_too_small.warn("{}: dropped a {}-byte frame: the guest's receive buffers hold {} bytes", backend_.name(),
+        SKIFF_WARN_LIMITED("{}: dropped a {}-byte frame: the guest's receive buffers hold {} bytes", backend_.name(),
                           frame_length_, capacity);
         counters_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
         for (const RxChain& chain : rx_chains_) {

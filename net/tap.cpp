@@ -24,7 +24,6 @@ namespace {
 
 constexpr const char* kTunDevice = "/dev/net/tun";
 constexpr short kTapFlags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-constexpr auto kDropWarningInterval = std::chrono::seconds(10);
 
 Error tap_error(std::string_view name, std::string message) {
     return Error{fmt::format("tap '{}': {}", name, message)};
@@ -339,16 +338,8 @@ Result<IoResult> Tap::receive(std::span<const iovec> buffers, size_t& received) 
 
 void Tap::count_dropped_frame(int error) {
     uint64_t total = dropped_frames_.fetch_add(1, std::memory_order_relaxed) + 1;
-    ++dropped_since_warning_;
-    auto now = std::chrono::steady_clock::now();
-    if (last_drop_warning_ != std::chrono::steady_clock::time_point{} &&
-        now - last_drop_warning_ < kDropWarningInterval) {
-        return;
-    }
-    spdlog::warn("tap '{}': dropped {} frame(s) from the guest: {} ({} in all)", name_, dropped_since_warning_,
-                 drop_reason(error), total);
-    dropped_since_warning_ = 0;
-    last_drop_warning_ = now;
+    log_limited(drop_warnings_, spdlog::level::warn, "tap '{}': dropped a frame from the guest: {} ({} in all)", name_,
+                drop_reason(error), total);
 }
 
 }  // namespace skiff::net

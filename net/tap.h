@@ -15,12 +15,13 @@
 // is down (EIO), the kernel refuses the guest's frame or vnet header
 // (EINVAL), the kernel is short of memory - drop that frame: send()
 // returns Done (the guest's transmit completes, as on a NIC whose cable is
-// out), dropped_frames() counts it and a warning is logged at most every
-// few seconds. Only errors that leave the tap unusable (it was deleted:
+// out), dropped_frames() counts it and a warning is logged, rate-limited per
+// tap (vmm/log_limit.h). Only errors that leave the tap unusable (it was deleted:
 // EBADFD) are Errors.
 #pragma once
 
 #include "net/backend.h"
+#include "vmm/log_limit.h"
 #include "vmm/result.h"
 #include "vmm/unique_fd.h"
 
@@ -79,8 +80,7 @@ private:
     // send() and receive() may run on different threads: the drop
     // bookkeeping belongs to send() alone.
     std::atomic<uint64_t> dropped_frames_ = 0;
-    uint64_t dropped_since_warning_ = 0;
-    std::chrono::steady_clock::time_point last_drop_warning_{};
+    LogLimiter drop_warnings_;
 };
 
 }  // namespace skiff::net

@@ -1,6 +1,7 @@
 #include "vmm/emulation_failure.h"
 
 #include "vmm/guest_access.h"
+#include "vmm/log_limit.h"
 
 #include <spdlog/spdlog.h>
 
@@ -31,7 +32,7 @@ void log_completion(uint32_t vcpu_index, const std::string& mnemonic, uint64_t r
                      "further ones are logged at debug level",
                      mnemonic, vcpu_index, rip);
     } else {
-        spdlog::debug("vCPU {}: completed refused `{}`, next rip {:#x}", vcpu_index, mnemonic, rip);
+        SKIFF_DEBUG_LIMITED("vCPU {}: completed refused `{}`, next rip {:#x}", vcpu_index, mnemonic, rip);
     }
 }
 

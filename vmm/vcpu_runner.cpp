@@ -1,5 +1,6 @@
 #include "vmm/vcpu_runner.h"
 
+#include "vmm/log_limit.h"
 #include "vmm/seccomp.h"
 
 #include <pthread.h>
@@ -232,10 +233,10 @@ void VcpuRunner::handle_mmio(kvm_run& run) {
     std::span<uint8_t> data(run.mmio.data, length);
     if (run.mmio.is_write) {
         if (!mmio_.write(run.mmio.phys_addr, data)) {
-            spdlog::debug("unclaimed MMIO write {:#x}/{}", run.mmio.phys_addr, length);
+            SKIFF_DEBUG_LIMITED("unclaimed MMIO write {:#x}/{}", run.mmio.phys_addr, length);
         }
     } else if (!mmio_.read(run.mmio.phys_addr, data)) {
-        spdlog::debug("unclaimed MMIO read {:#x}/{}", run.mmio.phys_addr, length);
+        SKIFF_DEBUG_LIMITED("unclaimed MMIO read {:#x}/{}", run.mmio.phys_addr, length);
     }
 }
 

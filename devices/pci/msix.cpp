@@ -1,5 +1,7 @@
 #include "devices/pci/msix.h"
 
+#include "vmm/log_limit.h"
+
 #include <poll.h>
 
 #include <spdlog/spdlog.h>
@@ -218,7 +220,7 @@ void Msix::synchronize() {
             if (status.ok()) {
                 vector.irqfd_registered = false;
             } else {
-                spdlog::warn("MSI-X: masking a vector: {}", status.error().message);
+                SKIFF_WARN_LIMITED("MSI-X: masking a vector: {}", status.error().message);
             }
         }
         if (vector.routed) {
@@ -230,7 +232,7 @@ void Msix::synchronize() {
     if (changed) {
         auto status = routing_->commit();
         if (!status.ok()) {
-            spdlog::warn("MSI-X: updating interrupt routes: {}", status.error().message);
+            SKIFF_WARN_LIMITED("MSI-X: updating interrupt routes: {}", status.error().message);
         }
     }
     // Only now, with the route in place, may the eventfd reach KVM again
@@ -249,7 +251,7 @@ void Msix::synchronize() {
             if (status.ok()) {
                 vector.irqfd_registered = true;
             } else {
-                spdlog::warn("MSI-X: unmasking a vector: {}", status.error().message);
+                SKIFF_WARN_LIMITED("MSI-X: unmasking a vector: {}", status.error().message);
             }
         }
         if (vector.pending) {

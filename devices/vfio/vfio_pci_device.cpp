@@ -423,7 +423,7 @@ void VfioPciDevice::after_msix_write() {
         }
         auto status = device_->set_irq_eventfds(abi::kMsixIrq, 0, fds);
         if (!status.ok()) {
-            spdlog::warn("{}: enabling MSI-X: {}", name_, status.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: enabling MSI-X: {}", name_, status.error().message);
             return;
         }
         msix_wired_ = true;
@@ -431,7 +431,7 @@ void VfioPciDevice::after_msix_write() {
     } else if (!enabled && msix_wired_) {
         auto status = device_->disable_irq(abi::kMsixIrq);
         if (!status.ok()) {
-            spdlog::warn("{}: disabling MSI-X: {}", name_, status.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: disabling MSI-X: {}", name_, status.error().message);
         }
         msix_wired_ = false;
         msix_wired_count_ = 0;
@@ -487,7 +487,7 @@ void VfioPciDevice::after_msi_write() {
         auto event_fd = EventFd::create();
         auto gsi = event_fd.ok() ? routing_->allocate_gsi() : Result<uint32_t>(event_fd.error());
         if (!gsi.ok()) {
-            spdlog::warn("{}: enabling MSI: {}", name_, gsi.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: enabling MSI: {}", name_, gsi.error().message);
             return;
         }
         msi_.event_fd = std::move(*event_fd);
@@ -501,7 +501,7 @@ void VfioPciDevice::after_msi_write() {
             }
         }
         if (!status.ok()) {
-            spdlog::warn("{}: enabling MSI: {}", name_, status.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: enabling MSI: {}", name_, status.error().message);
             routing_->release_gsi(*gsi);
             msi_ = MsiState{};
             return;
@@ -527,13 +527,13 @@ void VfioPciDevice::after_msi_write() {
     if (changed) {
         auto status = routing_->commit();
         if (!status.ok()) {
-            spdlog::warn("{}: MSI route: {}", name_, status.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: MSI route: {}", name_, status.error().message);
         }
     }
     if (!enabled) {
         auto status = device_->disable_irq(abi::kMsiIrq);
         if (!status.ok()) {
-            spdlog::warn("{}: disabling MSI: {}", name_, status.error().message);
+            log_limited(warnings_, spdlog::level::warn, "{}: disabling MSI: {}", name_, status.error().message);
         }
         (void)routing_->unregister_irqfd(msi_.event_fd->fd(), *msi_.gsi);
         routing_->release_gsi(*msi_.gsi);
@@ -643,9 +643,7 @@ void VfioPciDevice::map_slots(BarState& bar, uint64_t address) {
 
 void VfioPciDevice::warn_limited(std::string_view message) {
     // A guest can make these in a loop; the first few tell the story.
-    if (++warnings_ <= 10) {
-        spdlog::warn("{}: {}", name_, message);
-    }
+    log_limited(warnings_, spdlog::level::warn, "{}: {}", name_, message);
 }
 
 }  // namespace skiff::vfio

@@ -44,6 +44,7 @@
 #include "devices/vfio/vfio_device.h"
 #include "vmm/event_fd.h"
 #include "vmm/guest_memory.h"
+#include "vmm/log_limit.h"
 
 #include <array>
 #include <cstdint>
@@ -183,7 +184,7 @@ private:
     bool msi_64bit_ = false;
     bool msi_maskable_ = false;
     MsiState msi_;
-    uint64_t warnings_ = 0;
+    LogLimiter warnings_;  // per device: what the guest can make it say
 };
 
 }  // namespace skiff::vfio

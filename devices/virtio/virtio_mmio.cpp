@@ -2,6 +2,8 @@
 // little-endian, like the host (x86).
 #include "devices/virtio/virtio_mmio.h"
 
+#include "vmm/log_limit.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -79,8 +81,7 @@ void VirtioMmio::read(uint64_t offset, std::span<uint8_t> data) {
     if (offset >= mmio::kConfig) {
         if (!config_access_size(data.size()) || offset > mmio::kWindowSize ||
             data.size() > mmio::kWindowSize - offset) {
-            complain_once(Complaint::ConfigAccessSize,
-                          fmt::format("{}-byte read of device configuration at {:#x}", data.size(), offset));
+            SKIFF_WARN_LIMITED("{}: {}-byte read of device configuration at {:#x}", name_, data.size(), offset);
             return;
         }
         std::lock_guard lock(mutex_);
@@ -88,9 +89,8 @@ void VirtioMmio::read(uint64_t offset, std::span<uint8_t> data) {
         return;
     }
     if (data.size() != kRegisterSize || offset % kRegisterSize != 0) {
-        complain_once(Complaint::RegisterAccessSize,
-                      fmt::format("{}-byte read of register {:#x} (only aligned 4-byte accesses)", data.size(),
-                                  offset));
+        SKIFF_WARN_LIMITED("{}: {}-byte read of register {:#x} (only aligned 4-byte accesses)", name_, data.size(),
+                           offset);
         return;
     }
     uint32_t value = 0;
@@ -105,8 +105,7 @@ void VirtioMmio::write(uint64_t offset, std::span<const uint8_t> data) {
     if (offset >= mmio::kConfig) {
         if (!config_access_size(data.size()) || offset > mmio::kWindowSize ||
             data.size() > mmio::kWindowSize - offset) {
-            complain_once(Complaint::ConfigAccessSize,
-                          fmt::format("{}-byte write of device configuration at {:#x}", data.size(), offset));
+            SKIFF_WARN_LIMITED("{}: {}-byte write of device configuration at {:#x}", name_, data.size(), offset);
             return;
         }
         std::lock_guard lock(mutex_);
@@ -114,9 +113,8 @@ void VirtioMmio::write(uint64_t offset, std::span<const uint8_t> data) {
         return;
     }
     if (data.size() != kRegisterSize || offset % kRegisterSize != 0) {
-        complain_once(Complaint::RegisterAccessSize,
-                      fmt::format("{}-byte write of register {:#x} (only aligned 4-byte accesses)", data.size(),
-                                  offset));
+        SKIFF_WARN_LIMITED("{}: {}-byte write of register {:#x} (only aligned 4-byte accesses)", name_, data.size(),
+                           offset);
         return;
     }
     uint32_t value = 0;
@@ -161,8 +159,7 @@ void VirtioMmio::write_register(uint64_t offset, uint32_t value) {
         case mmio::kDeviceFeaturesSel: device_features_select_ = value; return;
         case mmio::kDriverFeatures:
             if ((status() & (status::kFeaturesOk | status::kDriverOk)) != 0) {
-                complain_once(Complaint::FeatureWriteAfterNegotiation,
-                              "driver features written after FEATURES_OK; ignored");
+                SKIFF_WARN_LIMITED("{}: driver features written after FEATURES_OK; ignored", name_);
                 return;
             }
             if (driver_features_select_ == 0) {
@@ -187,8 +184,7 @@ void VirtioMmio::write_register(uint64_t offset, uint32_t value) {
         case mmio::kStatus: write_status(value); return;
         case mmio::kShmSel: return;  // no regions to select
         default:
-            complain_once(Complaint::UnknownRegisterWrite,
-                          fmt::format("write of {:#x} to read-only or reserved register {:#x}", value, offset));
+            SKIFF_WARN_LIMITED("{}: write of {:#x} to read-only or reserved register {:#x}", name_, value, offset);
             return;
     }
 }
@@ -196,17 +192,16 @@ void VirtioMmio::write_register(uint64_t offset, uint32_t value) {
 void VirtioMmio::write_queue_register(uint64_t offset, uint32_t value) {
     QueueState* queue = selected_queue();
     if (queue == nullptr) {
-        complain_once(Complaint::NonexistentQueue,
-                      fmt::format("register {:#x} written for queue {}, which does not exist", offset, queue_select_));
+        SKIFF_WARN_LIMITED("{}: register {:#x} written for queue {}, which does not exist", name_, offset,
+                           queue_select_);
         return;
     }
     // The queue's configuration is fixed once the driver has declared it
     // ready (until it withdraws that) and once the device runs.
     if ((status() & status::kDriverOk) != 0 || (queue->ready && offset != mmio::kQueueReady)) {
-        complain_once(Complaint::QueueWriteWhenLocked,
-                      fmt::format("register {:#x} of queue {} written while the queue is ready or the device "
-                                  "running; ignored",
-                                  offset, queue_select_));
+        SKIFF_WARN_LIMITED("{}: register {:#x} of queue {} written while the queue is ready or the device "
+                           "running; ignored",
+                           name_, offset, queue_select_);
         return;
     }
     switch (offset) {
@@ -232,8 +227,7 @@ void VirtioMmio::write_status(uint32_t value) {
     // is the device's, and Linux writes back whatever it read.
     const auto requested = static_cast<uint8_t>(value & kDriverStatusBits);
     if ((old & kDriverStatusBits & ~requested) != 0) {
-        complain_once(Complaint::StatusOutOfOrder,
-                      fmt::format("status {:#x} clears bits of {:#x} without a reset; kept them", value, old));
+        SKIFF_WARN_LIMITED("{}: status {:#x} clears bits of {:#x} without a reset; kept them", name_, value, old);
     }
     uint8_t next = old | requested;
     if ((requested & status::kFeaturesOk) != 0 && (old & status::kFeaturesOk) == 0) {
@@ -241,7 +235,7 @@ void VirtioMmio::write_status(uint32_t value) {
     }
     if ((requested & status::kDriverOk) != 0 && (old & status::kDriverOk) == 0) {
         if ((next & status::kFeaturesOk) == 0) {
-            complain_once(Complaint::StatusOutOfOrder, "DRIVER_OK without FEATURES_OK; ignored");
+            SKIFF_WARN_LIMITED("{}: DRIVER_OK without FEATURES_OK; ignored", name_);
             next &= static_cast<uint8_t>(~status::kDriverOk);
         } else {
             // DRIVER_OK shows before the data path starts, and stays if
@@ -265,7 +259,7 @@ void VirtioMmio::negotiate_features(uint8_t& next) {
         refusal = fmt::format("device refused features {:#x}", driver_features_);
     }
     if (!refusal.empty()) {
-        complain_once(Complaint::FeaturesRefused, refusal + "; FEATURES_OK left clear");
+        SKIFF_WARN_LIMITED("{}: {}; FEATURES_OK left clear", name_, refusal);
         next &= static_cast<uint8_t>(~status::kFeaturesOk);
     }
 }
@@ -323,7 +317,7 @@ Result<Activation> VirtioMmio::build_activation() {
             return;  // the driver reset the device since
         }
         if ((status->bits.fetch_or(status::kDeviceNeedsReset) & status::kDeviceNeedsReset) == 0) {
-            spdlog::warn("{}: device needs reset: {}", name, reason);
+            SKIFF_WARN_LIMITED("{}: device needs reset: {}", name, reason);
             interrupt->signal_config();
         }
     };
@@ -331,26 +325,23 @@ Result<Activation> VirtioMmio::build_activation() {
 }
 
 void VirtioMmio::fail(std::string_view reason) {
-    complain_once(Complaint::ActivationFailed, fmt::format("activation failed, device needs reset: {}", reason));
+    SKIFF_WARN_LIMITED("{}: activation failed, device needs reset: {}", name_, reason);
     status_->bits.fetch_or(status::kDeviceNeedsReset);
     interrupt_->signal_config();
 }
 
 void VirtioMmio::notify(uint32_t value) {
     if ((status() & status::kDriverOk) == 0) {
-        complain_once(Complaint::EarlyNotification,
-                      fmt::format("notification for queue {} before DRIVER_OK; ignored", value));
+        SKIFF_WARN_LIMITED("{}: notification for queue {} before DRIVER_OK; ignored", name_, value);
         return;
     }
     if (value >= queues_.size()) {
-        complain_once(Complaint::NonexistentQueue,
-                      fmt::format("notification for queue {}, which does not exist; ignored", value));
+        SKIFF_WARN_LIMITED("{}: notification for queue {}, which does not exist; ignored", name_, value);
         return;
     }
     QueueState& queue = queues_[value];
     if (!queue.ready) {
-        complain_once(Complaint::NotificationForIdleQueue,
-                      fmt::format("notification for queue {}, which the driver did not set up; ignored", value));
+        SKIFF_WARN_LIMITED("{}: notification for queue {}, which the driver did not set up; ignored", name_, value);
         return;
     }
     // Reaches here only when KVM did not take the write as an ioeventfd.
@@ -381,15 +372,6 @@ void VirtioMmio::reset() {
 
 VirtioMmio::QueueState* VirtioMmio::selected_queue() {
     return queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
-}
-
-void VirtioMmio::complain_once(Complaint kind, std::string_view message) {
-    const uint32_t bit = uint32_t{1} << static_cast<uint32_t>(kind);
-    if ((complaints_.fetch_or(bit) & bit) == 0) {
-        spdlog::warn("{}: {} (reported once)", name_, message);
-    } else {
-        spdlog::debug("{}: {}", name_, message);
-    }
 }
 
 std::string mmio_command_line_word(GuestAddress base, uint64_t size, uint32_t irq) {

@@ -74,21 +74,6 @@ private:
         std::atomic<uint32_t> bits{0};
         std::atomic<uint64_t> generation{0};
     };
-    // What was already logged, so a looping driver cannot flood the log.
-    enum class Complaint : uint32_t {
-        RegisterAccessSize,
-        ConfigAccessSize,
-        UnknownRegisterWrite,
-        QueueWriteWhenLocked,
-        NonexistentQueue,
-        EarlyNotification,
-        NotificationForIdleQueue,
-        FeatureWriteAfterNegotiation,
-        StatusOutOfOrder,
-        FeaturesRefused,
-        ActivationFailed,
-    };
-
     VirtioMmio(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, GuestAddress base,
                std::shared_ptr<MmioInterrupt> interrupt, std::vector<QueueState> queues);
 
@@ -105,7 +90,6 @@ private:
     void fail(std::string_view reason);
     [[nodiscard]] QueueState* selected_queue();
     [[nodiscard]] uint8_t status() const { return static_cast<uint8_t>(status_->bits.load()); }
-    void complain_once(Complaint kind, std::string_view message);
 
     const std::shared_ptr<VirtioDevice> device_;
     const GuestMemory& memory_;
@@ -121,7 +105,6 @@ private:
     uint32_t queue_select_ = 0;
     // Shared with the needs_reset callbacks handed to the device.
     const std::shared_ptr<SharedStatus> status_;
-    std::atomic<uint32_t> complaints_{0};
 };
 
 // The kernel command-line word that declares a virtio-mmio device to

@@ -1,5 +1,7 @@
 #include "devices/virtio/virtio_pci.h"
 
+#include "vmm/log_limit.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -291,7 +293,7 @@ void VirtioPci::notify(uint64_t offset) {
         return;
     }
     if (!activated_) {
-        warn_once(Warning::EarlyNotify, "queue notification before DRIVER_OK: ignored");
+        SKIFF_WARN_LIMITED("{}: queue notification before DRIVER_OK: ignored", name_);
         return;
     }
     if (queue >= activated_queue_count_) {
@@ -309,7 +311,7 @@ void VirtioPci::register_ioevents() {
         auto status = registrar_->register_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
         if (!status.ok()) {
             // Notifications still arrive, as vCPU exits.
-            spdlog::warn("{}: queue {} ioeventfd at {:#x}: {}", name_, i, address, status.error().message);
+            SKIFF_WARN_LIMITED("{}: queue {} ioeventfd at {:#x}: {}", name_, i, address, status.error().message);
         }
     }
     ioevents_at_ = bar_address_;
@@ -325,29 +327,6 @@ void VirtioPci::unregister_ioevents() {
         (void)registrar_->unregister_mmio_write(kick_fds_[i].fd(), address, kNotifyWidth, i);
     }
     ioevents_at_.reset();
-}
-
-void VirtioPci::warn_limited(std::string_view message) {
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_limited_warning_ < std::chrono::seconds(1)) {
-        ++suppressed_warnings_;
-        return;
-    }
-    last_limited_warning_ = now;
-    if (suppressed_warnings_ != 0) {
-        spdlog::warn("{}: {} ({} more suppressed)", name_, message, suppressed_warnings_);
-    } else {
-        spdlog::warn("{}: {}", name_, message);
-    }
-    suppressed_warnings_ = 0;
-}
-
-void VirtioPci::warn_once(Warning warning, std::string_view message) {
-    auto& warned = warned_[static_cast<size_t>(warning)];
-    if (!warned) {
-        warned = true;
-        spdlog::warn("{}: {} (reported once)", name_, message);
-    }
 }
 
 }  // namespace skiff::virtio

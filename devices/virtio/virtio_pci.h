@@ -82,7 +82,6 @@ private:
         uint64_t driver_area = 0;
         uint64_t device_area = 0;
     };
-    enum class Warning { LateQueueWrite, LateFeatureWrite, EarlyNotify, Count };
 
     VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, IoEventRegistrar* registrar,
               std::shared_ptr<VirtioPciSharedState> shared);
@@ -104,10 +103,6 @@ private:
     void unregister_ioevents();
     [[nodiscard]] QueueRegisters* selected_queue();
     [[nodiscard]] bool driver_ok() const;
-    void warn_once(Warning warning, std::string_view message);
-    // At most one a second: a driver can fail negotiation or activation in
-    // a loop.
-    void warn_limited(std::string_view message);
     void access_through_config_capability(bool is_write);
 
     std::shared_ptr<VirtioDevice> device_;
@@ -131,9 +126,6 @@ private:
     size_t activated_queue_count_ = 0;
     std::optional<uint64_t> bar_address_;  // where the BAR is decoded
     std::optional<uint64_t> ioevents_at_;  // BAR address the ioeventfds are registered for
-    std::array<bool, static_cast<size_t>(Warning::Count)> warned_{};
-    std::chrono::steady_clock::time_point last_limited_warning_{};
-    uint64_t suppressed_warnings_ = 0;
 };
 
 }  // namespace skiff::virtio

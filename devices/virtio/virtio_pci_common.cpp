@@ -3,6 +3,7 @@
 // DRIVER_OK, reset. The PCI side (configuration space, BAR dispatch,
 // notifications) is in virtio_pci.cpp.
 #include "devices/virtio/virtio_pci.h"
+#include "vmm/log_limit.h"
 
 #include <spdlog/spdlog.h>
 
@@ -153,7 +154,7 @@ void VirtioPci::write_common(uint16_t field, uint64_t value) {
             return;
         case common_cfg::kDriverFeature:
             if ((shared_->status.load() & status::kFeaturesOk) != 0) {
-                warn_once(Warning::LateFeatureWrite, "driver features written after FEATURES_OK: ignored");
+                SKIFF_WARN_LIMITED("{}: driver features written after FEATURES_OK: ignored", name_);
                 return;
             }
             if (driver_feature_select_ == 0) {
@@ -182,7 +183,7 @@ void VirtioPci::write_common(uint16_t field, uint64_t value) {
         return;  // read-only, or no such queue
     }
     if (driver_ok()) {
-        warn_once(Warning::LateQueueWrite, "queue configuration written after DRIVER_OK: ignored");
+        SKIFF_WARN_LIMITED("{}: queue configuration written after DRIVER_OK: ignored", name_);
         return;
     }
     switch (field) {
@@ -221,14 +222,15 @@ void VirtioPci::write_status(uint8_t value) {
     if ((added & status::kFeaturesOk) != 0) {
         uint64_t offered = device_->device_features();
         if ((driver_features_ & ~offered) != 0) {
-            warn_limited(fmt::format("driver accepted features {:#x} that were not offered: FEATURES_OK refused",
-                                     driver_features_ & ~offered));
+            SKIFF_WARN_LIMITED("{}: driver accepted features {:#x} that were not offered: FEATURES_OK refused", name_,
+                               driver_features_ & ~offered);
             added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
         } else if (!has_feature(driver_features_, feature::kVersion1)) {
-            warn_limited("driver did not accept VIRTIO_F_VERSION_1 (a legacy driver?): FEATURES_OK refused");
+            SKIFF_WARN_LIMITED("{}: driver did not accept VIRTIO_F_VERSION_1 (a legacy driver?): FEATURES_OK refused",
+                               name_);
             added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
         } else if (!device_->accept_features(driver_features_)) {
-            warn_limited(fmt::format("device refused features {:#x}: FEATURES_OK refused", driver_features_));
+            SKIFF_WARN_LIMITED("{}: device refused features {:#x}: FEATURES_OK refused", name_, driver_features_);
             added = static_cast<uint8_t>(added & ~status::kFeaturesOk);
         }
     }
@@ -242,7 +244,7 @@ void VirtioPci::write_status(uint8_t value) {
 
 void VirtioPci::activate() {
     auto fail = [&](std::string_view reason) {
-        warn_limited(fmt::format("DRIVER_OK: {}; device needs reset", reason));
+        SKIFF_WARN_LIMITED("{}: DRIVER_OK: {}; device needs reset", name_, reason);
         shared_->status.fetch_or(status::kDriverOk | status::kDeviceNeedsReset);
         interrupt_->signal_config();
     };
@@ -293,7 +295,7 @@ void VirtioPci::activate() {
         if (shared->reset_count.load() != generation) {
             return;  // from before a reset: the driver has started over
         }
-        spdlog::warn("{}: device needs reset: {}", name, reason);
+        SKIFF_WARN_LIMITED("{}: device needs reset: {}", name, reason);
         shared->status.fetch_or(status::kDeviceNeedsReset);
         interrupt->signal_config();
     };

@@ -46,7 +46,8 @@ void testguest_main(uint32_t protocol, uint64_t info_address) {
 
     const struct cmdline_option *mode = cmdline_lookup(&cmdline, "testguest.mode");
     const bool network_mode = mode == NULL || cmdline_value_is(mode, "serve") ||
-                              cmdline_value_is(mode, "sink") || cmdline_value_is(mode, "flood");
+                              cmdline_value_is(mode, "sink") || cmdline_value_is(mode, "flood") ||
+                              cmdline_value_is(mode, "hostile");
     if (network_mode) {
         network_run(&cmdline, &info, mode);  // returns only without a NIC
     }

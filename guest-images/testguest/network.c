@@ -1,6 +1,7 @@
 #include "network.h"
 
 #include "console.h"
+#include "hostile.h"
 #include "keyboard.h"
 #include "net_config.h"
 #include "net_interface.h"
@@ -33,7 +34,7 @@ struct candidate {
     struct pci_function function;  // pci
 };
 
-enum mode { MODE_SERVE, MODE_SINK, MODE_FLOOD };
+enum mode { MODE_SERVE, MODE_SINK, MODE_FLOOD, MODE_HOSTILE };
 
 struct flood {
     struct net_interface *interface;
@@ -51,6 +52,7 @@ static struct net_interface interfaces[NETWORK_MAX_INTERFACES];
 static unsigned interface_count;
 static struct candidate candidates[MAX_CANDIDATES];
 static unsigned candidate_count;
+static const struct candidate *interface_candidates[NETWORK_MAX_INTERFACES];
 static struct flood flood;
 
 static void add_mmio(uint64_t base) {
@@ -136,6 +138,7 @@ static bool start_candidate(const struct candidate *candidate, bool reassign_bar
                        interface->nic.transport.kind, interface->nic.transport.location, problem);
         return false;
     }
+    interface_candidates[interface_count] = candidate;
     ++interface_count;
     return true;
 }
@@ -351,6 +354,79 @@ __attribute__((noreturn)) static void serve(enum mode mode, uint64_t report_ever
     }
 }
 
+// Every NIC but net0, the target, polled while net0 is under attack.
+static void serve_bystanders(void) {
+    for (unsigned index = 1; index < interface_count; ++index) {
+        net_poll(&interfaces[index]);
+    }
+}
+
+// The size of a memory BAR (sized the usual way, decoding off meanwhile).
+static uint64_t bar_size(struct pci_function function, uint8_t bar) {
+    const uint8_t offset = (uint8_t)(PCI_BAR0 + 4 * bar);
+    const uint16_t command = pci_read16(function, PCI_COMMAND);
+    pci_write16(function, PCI_COMMAND, (uint16_t)(command & ~PCI_COMMAND_MEMORY));
+    const uint32_t saved = pci_read32(function, offset);
+    pci_write32(function, offset, 0xffffffffu);
+    const uint32_t mask = pci_read32(function, offset) & 0xfffffff0u;
+    pci_write32(function, offset, saved);
+    pci_write16(function, PCI_COMMAND, command);
+    return mask == 0 ? 0 : (uint64_t)(~mask) + 1;
+}
+
+// testguest.mode=hostile: net0 is attacked (hostile.h) while the other
+// NICs serve; then net0 is reset, started again and serves too.
+static void hostile(const struct cmdline *cmdline, const struct boot_info *info) {
+    if (interface_count < 2) {
+        console_printf("skiff-testguest: hostile needs two NICs (net0 attacked, net1 serving)\n");
+        return;
+    }
+    const struct candidate *candidate = interface_candidates[0];
+    struct hostile_target target = {
+        .nic = &interfaces[0].nic,
+        .memory = memory_for(0),
+        .boot_info = info,
+        .pci = candidate->pci,
+        .function = candidate->function,
+        .registers = candidate->base,
+        .register_span = PLATFORM_VIRTIO_MMIO_SLOT_SIZE,
+    };
+    if (candidate->pci) {
+        bool placed;
+        target.registers = pci_memory_bar(candidate->function, 0, false, &placed);
+        target.register_span = bar_size(candidate->function, 0);
+        if (target.registers == 0 || target.register_span < 0x1000) {
+            console_printf("skiff-testguest: hostile: net0's BAR 0 is unusable\n");
+            return;
+        }
+    }
+    for (unsigned index = 1; index < interface_count; ++index) {
+        const struct candidate *other = interface_candidates[index];
+        if (other->pci && target.avoid_end == 0) {
+            bool placed;
+            target.avoid_start = pci_memory_bar(other->function, 0, false, &placed);
+            target.avoid_end = target.avoid_start + bar_size(other->function, 0);
+        }
+    }
+    const uint64_t rounds = option_number(cmdline, "testguest.hostile_rounds", 10);
+    const uint64_t seed = option_number(cmdline, "testguest.seed", 1);
+    const uint64_t echoes_before = interfaces[1].counters.echo_replies;
+    struct hostile_report report;
+    hostile_run(&target, rounds, seed, serve_bystanders, &report);
+    console_printf("skiff-testguest: hostile done rounds=%lu operations=%lu notifications=%lu "
+                   "register_accesses=%lu config_writes=%lu pci_config_writes=%lu ring_attacks=%lu "
+                   "net1_echo_replies=%lu\n",
+                   report.rounds, report.operations, report.notifications, report.register_accesses,
+                   report.config_writes, report.pci_config_writes, report.ring_attacks,
+                   interfaces[1].counters.echo_replies - echoes_before);
+    const char *problem = NULL;
+    if (virtio_net_start(&interfaces[0].nic, memory_for(0), 0, &problem)) {
+        console_printf("skiff-testguest: hostile net0 restarted\n");
+    } else {
+        console_printf("skiff-testguest: hostile net0 restart failed: %s\n", problem);
+    }
+}
+
 void network_run(const struct cmdline *cmdline, const struct boot_info *info,
                  const struct cmdline_option *mode_option) {
     discover(cmdline);
@@ -359,6 +435,8 @@ void network_run(const struct cmdline *cmdline, const struct boot_info *info,
         mode = MODE_FLOOD;
     } else if (cmdline_value_is(mode_option, "sink")) {
         mode = MODE_SINK;
+    } else if (cmdline_value_is(mode_option, "hostile")) {
+        mode = MODE_HOSTILE;
     }
     if (candidate_count == 0) {
         if (mode_option != NULL) {
@@ -406,6 +484,10 @@ void network_run(const struct cmdline *cmdline, const struct boot_info *info,
         report_every = DEFAULT_REPORT_EVERY;
     }
     if (mode == MODE_FLOOD && !flood_setup(cmdline)) {
+        mode = MODE_SERVE;
+    }
+    if (mode == MODE_HOSTILE) {
+        hostile(cmdline, info);
         mode = MODE_SERVE;
     }
     serve(mode, report_every);

@@ -54,6 +54,11 @@ void pci_write16(struct pci_function function, uint8_t offset, uint16_t value) {
     outw((uint16_t)(PCI_CONFIG_DATA + (offset & 2u)), value);
 }
 
+void pci_write8(struct pci_function function, uint8_t offset, uint8_t value) {
+    outl(PCI_CONFIG_ADDRESS, config_address(function, offset));
+    outb((uint16_t)(PCI_CONFIG_DATA + (offset & 3u)), value);
+}
+
 // Vendor 0xffff is what an empty slot reads as; 0 is not a valid vendor
 // either (and what some VMMs hand back for ports they do not emulate).
 static bool present(uint16_t vendor) {

@@ -31,6 +31,7 @@ uint16_t pci_read16(struct pci_function function, uint8_t offset);
 uint8_t pci_read8(struct pci_function function, uint8_t offset);
 void pci_write32(struct pci_function function, uint8_t offset, uint32_t value);
 void pci_write16(struct pci_function function, uint8_t offset, uint16_t value);
+void pci_write8(struct pci_function function, uint8_t offset, uint8_t value);
 
 // Functions on bus 0 with this vendor and device ID, in slot order; at
 // most `capacity` are stored, the count found is returned. Without a

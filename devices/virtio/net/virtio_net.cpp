@@ -3,6 +3,7 @@
 #include "devices/virtio/net/features.h"
 #include "devices/virtio/vhost/vhost_vrings.h"
 #include "net/net_config.h"
+#include "vmm/log_limit.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -102,7 +103,7 @@ void VirtioNet::read_config(uint64_t offset, std::span<uint8_t> data) const {
 void VirtioNet::write_config(uint64_t offset, std::span<const uint8_t> data) {
     // The MAC is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR's legacy
     // path, which skiff does not offer: ignore, as the specification allows.
-    spdlog::debug("{}: ignored a {}-byte configuration write at {}", options_.name, data.size(), offset);
+    SKIFF_DEBUG_LIMITED("{}: ignored a {}-byte configuration write at {}", options_.name, data.size(), offset);
 }
 
 bool VirtioNet::accept_features(uint64_t features) {
@@ -177,7 +178,7 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
         stop();
         return registered.error().context(options_.name);
     }
-    spdlog::debug("{}: activated (features {:#x}, mergeable rx buffers {}, rx offloads csum {} tso4 {} tso6 {})",
+    SKIFF_DEBUG_LIMITED("{}: activated (features {:#x}, mergeable rx buffers {}, rx offloads csum {} tso4 {} tso6 {})",
                   options_.name, features, pair.mergeable_rx_buffers, offloads.checksum, offloads.tso4,
                   offloads.tso6);
     return {};
@@ -225,7 +226,7 @@ Result<void> VirtioNet::start_vhost(Activation activation) {
             return fail(attached.error());
         }
     }
-    spdlog::debug("{}: vhost-net activated (features {:#x}, call fds: rx {}, tx {})", options_.name,
+    SKIFF_DEBUG_LIMITED("{}: vhost-net activated (features {:#x}, call fds: rx {}, tx {})", options_.name,
                   activation_.features, setups[0].call_fd, setups[1].call_fd);
     return {};
 }
@@ -240,7 +241,7 @@ void VirtioNet::stop_vhost() {
     for (uint16_t index : {kReceiveQueue, kTransmitQueue}) {
         auto detached = vhost_->net_set_backend(index, -1);
         if (!detached.ok()) {
-            spdlog::warn("{}: {}", options_.name, detached.error().message);
+            SKIFF_WARN_LIMITED("{}: {}", options_.name, detached.error().message);
         }
     }
     std::vector<uint32_t> indices;
@@ -249,9 +250,9 @@ void VirtioNet::stop_vhost() {
     }
     auto stopped = vhost::stop_vrings(*vhost_, indices);
     if (!stopped.ok()) {
-        spdlog::warn("{}: {}", options_.name, stopped.error().message);
+        SKIFF_WARN_LIMITED("{}: {}", options_.name, stopped.error().message);
     } else {
-        spdlog::debug("{}: vhost-net stopped at available index rx {} tx {}", options_.name,
+        SKIFF_DEBUG_LIMITED("{}: vhost-net stopped at available index rx {} tx {}", options_.name,
                       stopped->empty() ? 0 : (*stopped)[0], stopped->size() < 2 ? 0 : (*stopped)[1]);
     }
     for (std::optional<EventFd>& relay : relays_) {
