@@ -59,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     auto kernel = boot::inspect_kernel(image);
     if (!kernel.ok()) {
+        spdlog::debug("fuzz: rejected: {}", kernel.error().message);
         FUZZ_CHECK(one_line(kernel.error().message));
         return 0;
     }
@@ -77,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         options.rsdp = layout::kBiosRom;
     }
     auto setup = boot::load_kernel(memory(), image, *kernel, options);
+    spdlog::debug("fuzz: {}: {}", boot::describe(*kernel), setup.ok() ? boot::describe(*setup) : setup.error().message);
     if (!setup.ok()) {
         FUZZ_CHECK(one_line(setup.error().message));
         return 0;

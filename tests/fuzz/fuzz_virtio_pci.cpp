@@ -230,14 +230,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             machine.check_invariants();
         }
-        // Tearing the transport down unregisters whatever is left.
+        // Tearing the transport down resets an active device and leaves
+        // the ioeventfds as they are (KVM drops them with the VM; the
+        // registrar may be gone by then).
         std::weak_ptr<VirtioPci> transport = machine.transport;
+        const auto registered = machine.registrar.registered;
         machine.transport.reset();
         machine.ports.reset();
         machine.window.reset();
         machine.root.reset();
         FUZZ_CHECK(transport.expired());
-        FUZZ_CHECK(machine.registrar.registered.empty());
+        FUZZ_CHECK(machine.registrar.registered == registered);
         FUZZ_CHECK(!machine.device->active());
     }
     return 0;

@@ -466,7 +466,7 @@ def kernel_image_seeds():
         "elf_high_virtual": kernel_seed(elf64(entry=high + 0x40, segments=((0x200000, high, 0x80, 0x1000),
                                                                                (0x300000, high + 0x100000, 0x40, 0x40))),
                                         protocol=2),
-        "elf_segment_beyond_memory": kernel_seed(elf64(segments=((0x7FFF00, 0x7FFF00, 0x100, 0x1000),))),
+        "elf_segment_beyond_memory": kernel_seed(elf64(entry=0x7FFF00, segments=((0x7FFF00, 0x7FFF00, 0x100, 0x1000),))),
         "elf_below_1mib": kernel_seed(elf64(entry=0x8000, segments=((0x8000, 0x8000, 0x10, 0x10),))),
         "elf_truncated": kernel_seed(elf64()[:150]),
     }
