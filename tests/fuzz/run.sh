@@ -34,13 +34,13 @@ all_targets=(fuzz_virtio_mmio fuzz_descriptor_chain fuzz_virtio_pci fuzz_net_que
 # (sanitized build, a second fuzz job sharing the cores): see the README.
 ci_runs() {
     case "$1" in
-        fuzz_virtio_mmio) echo 200000 ;;
-        fuzz_descriptor_chain) echo 200000 ;;
-        fuzz_virtio_pci) echo 100000 ;;
-        fuzz_net_queue_pair) echo 50000 ;;
-        fuzz_api) echo 50000 ;;
-        fuzz_config_file) echo 100000 ;;
-        fuzz_kernel_image) echo 200000 ;;
+        fuzz_virtio_mmio) echo 20000 ;;
+        fuzz_descriptor_chain) echo 80000 ;;
+        fuzz_virtio_pci) echo 5000 ;;
+        fuzz_net_queue_pair) echo 15000 ;;
+        fuzz_api) echo 10000 ;;
+        fuzz_config_file) echo 10000 ;;
+        fuzz_kernel_image) echo 150000 ;;
     esac
 }
 
