@@ -38,8 +38,8 @@ ci_runs() {
         fuzz_descriptor_chain) echo 80000 ;;
         fuzz_virtio_pci) echo 5000 ;;
         fuzz_net_queue_pair) echo 15000 ;;
-        fuzz_api) echo 10000 ;;
-        fuzz_config_file) echo 10000 ;;
+        fuzz_api) echo 4000 ;;
+        fuzz_config_file) echo 25000 ;;
         fuzz_kernel_image) echo 150000 ;;
     esac
 }
