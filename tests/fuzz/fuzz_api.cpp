@@ -1,17 +1,17 @@
 // fuzz_api: the REST API's request handling (vmm/api/router.h and the JSON
-// model under it) against the fake Controller of the unit tests, and the
-// config file reader. Whatever the bytes, handle_request must answer with
+// model under it) against the fake Controller of the unit tests (the config
+// file has its own target, fuzz_config_file). Whatever the bytes, handle_request must answer with
 // one of the statuses it documents and a body in the right shape (empty for
 // 204, a JSON object for 200, {"fault_message": string} for errors), never
 // throw or crash; a 500 means an exception escaped the JSON code (the fake
-// Controller never throws) and counts as a crash. A config file that reads
-// must read back the same from its own GET /vm/config JSON.
+// Controller never throws) and counts as a crash. What the requests
+// configured must read back as a config file.
 //
 // Input: up to 8 requests separated by NUL bytes, applied in order to one
 // fresh Controller (so that InstanceStart opens the post-boot paths). In
 // each, the first line is "METHOD PATH" (split at the first space), the
-// rest after the newline is the body; the body is also read as a config
-// file.
+// rest after the newline is the body.
+#include "tests/fuzz/fuzz_support.h"
 #include "tests/unit/fake_controller.h"
 #include "vmm/api/json_model.h"
 #include "vmm/api/router.h"
@@ -28,14 +28,6 @@ using namespace skiff;
 using namespace skiff::api;
 
 namespace {
-
-#define FUZZ_CHECK(condition)                                                                   \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                       \
-        }                                                                                       \
-    } while (0)
 
 constexpr int kMaxRequests = 8;
 
@@ -67,18 +59,6 @@ void check_response(const Response& response) {
     }
 }
 
-void check_config_file(std::string_view text) {
-    auto resources = parse_config_file(text);
-    if (!resources.ok()) {
-        FUZZ_CHECK(!resources.error().message.empty());
-        return;
-    }
-    nlohmann::json json = to_json(*resources);
-    auto again = parse_config_file(dump_json(json));
-    FUZZ_CHECK(again.ok());
-    FUZZ_CHECK(to_json(*again) == json);
-}
-
 void run_request(testing::FakeController& controller, std::string_view request) {
     size_t newline = request.find('\n');
     std::string_view line = request.substr(0, newline);
@@ -87,24 +67,20 @@ void run_request(testing::FakeController& controller, std::string_view request) 
     std::string_view method = line.substr(0, space);
     std::string_view path = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
     check_response(handle_request(controller, method, path, body));
-    check_config_file(body);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    const char* level = std::getenv("SKIFF_FUZZ_LOG");
-    spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::off);
+    fuzz::init_logging();
     return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    std::string_view input(reinterpret_cast<const char*>(data), size);
+    fuzz::Input input(data, size);
     testing::FakeController controller;
     for (int count = 0; count < kMaxRequests && !input.empty(); ++count) {
-        size_t end = input.find('\0');
-        run_request(controller, input.substr(0, end));
-        input = end == std::string_view::npos ? std::string_view() : input.substr(end + 1);
+        run_request(controller, input.until_nul());
     }
     // What the requests configured always reads back as a config file.
     auto config = parse_config_file(dump_json(to_json(controller.resources())));

@@ -20,6 +20,7 @@
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
 #include "tests/fuzz/fuzz_memory.h"
+#include "tests/fuzz/fuzz_support.h"
 
 #include <spdlog/spdlog.h>
 
@@ -38,14 +39,6 @@ namespace {
 constexpr GuestAddress kMemoryStart(0x10000);
 constexpr uint64_t kMemorySize = 0x10000;
 constexpr uint64_t kRingArea = 0x8000;  // rings from here; data below
-
-#define FUZZ_CHECK(condition)                                                          \
-    do {                                                                               \
-        if (!(condition)) {                                                            \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                              \
-        }                                                                              \
-    } while (0)
 
 const GuestMemory& memory() {
     static const GuestMemory instance = fuzz::make_guarded_memory(kMemoryStart, kMemorySize);
@@ -161,9 +154,7 @@ bool drain(Queue& queue, uint16_t size, bool device_writes, uint32_t& popped) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    // SKIFF_FUZZ_LOG=debug shows what an input does (when replaying one).
-    const char* level = std::getenv("SKIFF_FUZZ_LOG");
-    spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::off);
+    fuzz::init_logging();
     (void)memory();
     return 0;
 }

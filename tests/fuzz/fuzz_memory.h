@@ -46,8 +46,11 @@ inline GuestMemory make_guarded_memory(GuestAddress start, uint64_t size) {
             std::abort();
         }
         std::byte* host = memory->regions().front().host;
+        // Or, where the kernel aligned the region (larger anonymous
+        // mappings go on huge-page boundaries), a guard in the gap above.
         const bool guarded_above =
-            reservation != MAP_FAILED && host + size == static_cast<std::byte*>(reservation) + size;
+            (reservation != MAP_FAILED && host + size == static_cast<std::byte*>(reservation) + size) ||
+            map_guard(host + size);
         if (guarded_above && map_guard(host - kGuardSize)) {
             return std::move(memory).value();
         }

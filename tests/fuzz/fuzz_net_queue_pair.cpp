@@ -5,8 +5,13 @@
 // anywhere in its memory, rings included, between the data path's runs.
 // Whatever the bytes, skiff must not touch host memory outside guest memory
 // (guard pages on both sides, ASan and UBSan for the rest), deliver more
-// frames than were injected, or send the host more frames than it
-// transmitted.
+// frames than were injected, send the host more frames than it transmitted,
+// or send one without its 12-byte virtio_net_hdr. Guest-controlled
+// virtio_net_hdr fields: on transmit the header is whatever the guest put
+// in front of its frame (the seeds' headers are zeros, the fuzzer changes
+// them through memory writes); on receive the injected frames carry any
+// header (frames shorter than one are dropped) and skiff writes num_buffers
+// into it.
 //
 // Input:
 //   byte 0     receive queue size: 1 << (byte % 9), so 1 to 256
@@ -28,6 +33,7 @@
 #include "devices/virtio/virtio.h"
 #include "net/queue_pair.h"
 #include "tests/fuzz/fuzz_memory.h"
+#include "tests/fuzz/fuzz_support.h"
 #include "tests/unit/fake_net_backend.h"
 
 #include <spdlog/spdlog.h>
@@ -45,14 +51,6 @@ using namespace skiff;
 using namespace skiff::virtio;
 
 namespace {
-
-#define FUZZ_CHECK(condition)                                                                   \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                       \
-        }                                                                                       \
-    } while (0)
 
 constexpr GuestAddress kMemoryStart(0x10000);
 constexpr uint64_t kMemorySize = 0x10000;
@@ -101,37 +99,10 @@ Rings lay_out(uint16_t rx_size, uint16_t tx_size, bool tx_used_last) {
     return rings;
 }
 
-// Reads input bytes as they are needed; zeros once it runs out.
-struct Input {
-    const uint8_t* data;
-    size_t size;
-    [[nodiscard]] bool empty() const { return size == 0; }
-    uint8_t byte() {
-        if (size == 0) {
-            return 0;
-        }
-        --size;
-        return *data++;
-    }
-    uint16_t word() { return static_cast<uint16_t>(byte() | (byte() << 8)); }
-    // Input bytes into `out` as far as they go, the rest zero.
-    void bytes(std::span<uint8_t> out) {
-        size_t taken = std::min(out.size(), size);
-        if (taken != 0) {  // an empty frame's data() may be null
-            std::memcpy(out.data(), data, taken);
-        }
-        std::fill(out.begin() + static_cast<std::ptrdiff_t>(taken), out.end(), 0);
-        data += taken;
-        size -= taken;
-    }
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    // SKIFF_FUZZ_LOG=debug shows what an input does (when replaying one).
-    const char* level = std::getenv("SKIFF_FUZZ_LOG");
-    spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::off);
+    fuzz::init_logging();
     (void)memory();
     return 0;
 }
@@ -140,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 3) {
         return 0;
     }
-    Input input{data, size};
+    fuzz::Input input(data, size);
     const auto rx_size = static_cast<uint16_t>(1u << (input.byte() % 9));
     const auto tx_size = static_cast<uint16_t>(1u << (input.byte() % 9));
     const uint8_t flags = input.byte();
@@ -170,6 +141,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t taken = 0;
     std::vector<uint8_t> frame;
     std::vector<uint8_t> received(70000);
+    // The host takes a frame the guest sent: the guest's virtio_net_hdr
+    // (any bytes it liked) and the Ethernet frame behind it, nothing shorter.
+    auto take_sent = [&] {
+        const ssize_t count = ::recv(backend.peer(), received.data(), received.size(), MSG_DONTWAIT);
+        if (count < 0) {
+            return false;
+        }
+        FUZZ_CHECK(static_cast<size_t>(count) >= net::kVnetHeaderSize);
+        ++taken;
+        return true;
+    };
     while (!input.empty()) {
         switch (input.byte() & 7) {
             case 0: {
@@ -195,11 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 pair.process_rx();
                 pair.process_tx();
                 break;
-            case 5:
-                if (::recv(backend.peer(), received.data(), received.size(), MSG_DONTWAIT) >= 0) {
-                    ++taken;
-                }
-                break;
+            case 5: take_sent(); break;
             case 6: {
                 const QueueConfig& config = (input.byte() & 1) != 0 ? rings.tx : rings.rx;
                 FUZZ_CHECK(memory().write_object(GuestAddress(config.available_ring.value() + 2), input.word()).ok());
@@ -215,8 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(counters.rx_packets.load() + counters.rx_dropped.load() <= injected);
     }
     // Whatever the host has not taken yet is still in the socket.
-    while (::recv(backend.peer(), received.data(), received.size(), MSG_DONTWAIT) >= 0) {
-        ++taken;
+    while (take_sent()) {
     }
     spdlog::debug("fuzz: injected {}, received {} (dropped {}), sent {} (dropped {}), {} interrupts", injected,
                   counters.rx_packets.load(), counters.rx_dropped.load(), counters.tx_packets.load(),

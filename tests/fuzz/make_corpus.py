@@ -367,10 +367,116 @@ def api_seeds():
     return seeds
 
 
+CONFIG_TAP = ('{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02", "mtu": 1500}')
+CONFIG_LIMITER = ('{"bandwidth": {"size": 1000000, "one_time_burst": 100, "refill_time": 100}, '
+                  '"ops": {"size": 100, "refill_time": 1000}}')
+
+
+def config_file_seeds():
+    """fuzz_config_file: Firecracker-style config files, valid and nearly so."""
+    full = ('{"boot-source": {"kernel_image_path": "vmlinux", "boot_args": "console=ttyS0", "initrd_path": "initrd"}, '
+            '"drives": [], "machine-config": {"vcpu_count": 2, "mem_size_mib": 1024, "smt": false, '
+            '"cpu_template": "T2", "track_dirty_pages": false}, "network-interfaces": [' + CONFIG_TAP + ', '
+            '{"iface_id": "eth1", "host_dev_name": "tap1", "rx_rate_limiter": ' + CONFIG_LIMITER + ', '
+            '"tx_rate_limiter": ' + CONFIG_LIMITER + ', "transport": "pci", "bridge": "br0"}], '
+            '"logger": {"log_path": "/tmp/log", "level": "Debug", "show_level": true}, '
+            '"metrics": {"metrics_path": "/m"}, "vsock": null, "balloon": null}')
+    return {
+        "full": full.encode(),
+        "minimal": b'{"boot-source": {"kernel_image_path": "vmlinux"}}',
+        "empty_object": b"{}",
+        "network_modes": ('{"network-interfaces": [{"iface_id": "m0", "host_dev_name": "", "mode": "macvtap", '
+                          '"link": "eth1", "macvtap_mode": "vepa", "vhost": true}, {"iface_id": "v0", '
+                          '"host_dev_name": "", "mode": "vfio", "pf": "eth1", "vf": 2}]}').encode(),
+        "duplicate_interface": ('{"network-interfaces": [' + CONFIG_TAP + ', ' + CONFIG_TAP + ']}').encode(),
+        "unimplemented_section": b'{"vsock": {"guest_cid": 3, "uds_path": "/v.sock"}, "drives": [{"drive_id": "a"}]}',
+        "machine_out_of_range": b'{"machine-config": {"vcpu_count": 0, "mem_size_mib": 99999999999}}',
+        "wrong_types": b'{"boot-source": [], "machine-config": {"vcpu_count": "2"}, "network-interfaces": {}}',
+        "truncated": full[:200].encode(),
+    }
+
+
+# fuzz_kernel_image: a flags byte and an initrd size byte, then the image.
+LOADED_HIGH, XLF_KERNEL_64 = 0x01, 0x01
+
+
+def bzimage(setup_sects=4, kernel_size=0x400, version=0x020F, loadflags=LOADED_HIGH, xloadflags=XLF_KERNEL_64,
+            relocatable=1, kernel_alignment=0x200000, pref_address=0x100000, init_size=0x200000,
+            header_end=0x26C, cmdline_size=0x7FF, initrd_addr_max=0x7FFFFFFF):
+    """A synthetic bzImage: a setup header as Linux boot.rst lays it out, a patterned 'kernel'."""
+    setup_size = ((setup_sects or 4) + 1) * 512
+    image = bytearray(setup_size) + bytes((i * 7 + 0x5A) & 0xFF for i in range(kernel_size))
+    struct.pack_into("<BHI", image, 0x1F1, setup_sects, 0, kernel_size // 16)
+    struct.pack_into("<HH", image, 0x1FE, 0xAA55, 0xEB | ((header_end - 0x202) << 8))
+    struct.pack_into("<4sH", image, 0x202, b"HdrS", version)
+    struct.pack_into("<B", image, 0x211, loadflags)
+    struct.pack_into("<I", image, 0x214, 0x100000)
+    struct.pack_into("<IIBBHI", image, 0x22C, initrd_addr_max, kernel_alignment, relocatable, 0, xloadflags,
+                     cmdline_size)
+    struct.pack_into("<QI", image, 0x258, pref_address, init_size)
+    return bytes(image)
+
+
+def elf_note(name, note_type, descriptor):
+    name_bytes = name.encode() + b"\0"
+    pad = lambda data: data + bytes(-len(data) % 4)
+    return struct.pack("<III", len(name_bytes), len(descriptor), note_type) + pad(name_bytes) + pad(descriptor)
+
+
+def elf64(entry=0x100000, segments=((0x100000, 0x100000, 0x100, 0x200),), pvh_entry=None, linux_note=False):
+    """A minimal ELF64 x86-64 executable: a PT_NOTE (GNU, maybe Xen PVH and Linux) and PT_LOAD segments
+    given as (physical, virtual, file size, memory size)."""
+    notes = elf_note("GNU", 3, bytes(20))
+    if pvh_entry is not None:
+        notes += elf_note("Xen", 18, struct.pack("<Q", pvh_entry))
+    if linux_note:
+        notes += elf_note("Linux", 0x100, bytes(4))
+    count = len(segments) + 1
+    notes_offset = 64 + 56 * count
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, entry, 64, 0, 0, 64, 56, count, 0, 0, 0)
+    programs = struct.pack("<IIQQQQQQ", 4, 4, notes_offset, 0, 0, len(notes), len(notes), 4)
+    offset = notes_offset + len(notes)
+    contents = b""
+    for index, (physical, virtual, file_size, memory_size) in enumerate(segments):
+        programs += struct.pack("<IIQQQQQQ", 1, 5, offset, virtual, physical, file_size, memory_size, 0x1000)
+        contents += bytes((i * 7 + 0x30 + index) & 0xFF for i in range(file_size))
+        offset += file_size
+    return header + programs + notes + contents
+
+
+def kernel_seed(image, protocol=0, initrd=False, rsdp=True, cmdline_units=1, initrd_units=3):
+    flags = protocol | (4 if initrd else 0) | (8 if rsdp else 0) | (cmdline_units << 4)
+    return bytes([flags, initrd_units]) + image
+
+
+def kernel_image_seeds():
+    high = 0xFFFFFFFF81000000
+    return {
+        "bzimage": kernel_seed(bzimage()),
+        "bzimage_initrd_fixed_address": kernel_seed(bzimage(relocatable=0, pref_address=0x200000), initrd=True),
+        "bzimage_pvh_refused": kernel_seed(bzimage(), protocol=1),
+        "bzimage_old_protocol": kernel_seed(bzimage(version=0x020A)),
+        "bzimage_short_header": kernel_seed(bzimage(header_end=0x240)),
+        "bzimage_kernel_past_end": kernel_seed(bzimage()[:-16]),
+        "bzimage_too_big_for_memory": kernel_seed(bzimage(init_size=0x10000000)),
+        "bzimage_short_cmdline_size": kernel_seed(bzimage(cmdline_size=8), cmdline_units=2),
+        "elf": kernel_seed(elf64()),
+        "elf_pvh_linux_initrd": kernel_seed(elf64(pvh_entry=0x100010, linux_note=True), initrd=True),
+        "elf_high_virtual": kernel_seed(elf64(entry=high + 0x40, segments=((0x200000, high, 0x80, 0x1000),
+                                                                               (0x300000, high + 0x100000, 0x40, 0x40))),
+                                        protocol=2),
+        "elf_segment_beyond_memory": kernel_seed(elf64(entry=0x7FFF00, segments=((0x7FFF00, 0x7FFF00, 0x100, 0x1000),))),
+        "elf_below_1mib": kernel_seed(elf64(entry=0x8000, segments=((0x8000, 0x8000, 0x10, 0x10),))),
+        "elf_truncated": kernel_seed(elf64()[:150]),
+    }
+
+
 def main():
     for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds()),
                             ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds()),
-                            ("fuzz_api", api_seeds())):
+                            ("fuzz_api", api_seeds()), ("fuzz_config_file", config_file_seeds()),
+                            ("fuzz_kernel_image", kernel_image_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
         for name, content in seeds.items():

@@ -12,7 +12,10 @@ cmake --install "$BUILD" --prefix "$prefix" >"$TEST_TMP/install.log" || { cat "$
 for file in include/skiff/skiff.h include/skiff/config.h lib/cmake/skiff/skiffConfig.cmake; do
     [ -e "$prefix/$file" ] || fail "not installed: $file"
 done
-cmake -S "$SOURCE/examples" -B "$TEST_TMP/example" -DCMAKE_PREFIX_PATH="$prefix" >"$TEST_TMP/configure.log" 2>&1 ||
+# SKIFF_EXAMPLE_CMAKE_ARGS: extra arguments (the sanitized build's compiler and flags).
+read -ra extra_args <<<"${SKIFF_EXAMPLE_CMAKE_ARGS:-}"
+cmake -S "$SOURCE/examples" -B "$TEST_TMP/example" -DCMAKE_PREFIX_PATH="$prefix" "${extra_args[@]}" \
+    >"$TEST_TMP/configure.log" 2>&1 ||
     { cat "$TEST_TMP/configure.log"; fail "configuring examples/ with find_package(skiff)"; }
 cmake --build "$TEST_TMP/example" >"$TEST_TMP/build.log" 2>&1 || { cat "$TEST_TMP/build.log"; fail "building examples/"; }
 # Only skiff::Vm's members are exported: none of skiff's internals.

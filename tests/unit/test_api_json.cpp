@@ -36,6 +36,19 @@ TEST_CASE("JSON documents: syntax, duplicates, depth", "[api][json]") {
     CHECK(describe_json(nlohmann::json(std::string(100, 'x'))).size() < 50);
 }
 
+// Found by fuzz_api (tests/fuzz/regressions/fuzz_api): a key with an escaped
+// newline put a raw newline into the one-line error message.
+TEST_CASE("JSON keys in error messages are escaped: messages stay one line", "[api][json]") {
+    CHECK(error_of(parse_json(R"({"a\nb": 1, "a\nb": 2})")) == R"(field 'a\nb' is given twice in one object)");
+    std::string unknown = error_of(parse_boot_source(R"({"kernel_image_path": "k", "x\ny\u0001\"": 1})"));
+    CHECK_THAT(unknown, Catch::StartsWith(R"(unknown field 'x\ny\u0001\"' (valid fields: )"));
+    CHECK(unknown.find('\n') == std::string::npos);
+    std::string huge_pages = error_of(parse_machine_config(R"({"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M\n"})"));
+    CHECK(huge_pages.find('\n') == std::string::npos);
+    CHECK(printable_text("plain") == "plain");
+    CHECK(printable_text("tab\there") == R"(tab\there)");
+}
+
 TEST_CASE("PUT /boot-source bodies", "[api][json]") {
     auto source = parse_boot_source(
         R"({"kernel_image_path": "/k/vmlinux", "boot_args": "console=ttyS0", "initrd_path": "/k/initrd"})");

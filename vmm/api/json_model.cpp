@@ -58,7 +58,7 @@ Result<void> apply_machine_config_fields(const JsonObject& object, MachineConfig
         if (*huge_pages != "None") {
             return Error::format("field 'huge_pages': skiff does not implement huge pages (\"{}\"): set it to "
                                  "\"None\" or leave it out",
-                                 *huge_pages);
+                                 printable_text(*huge_pages));
         }
     }
     // Firecracker's rule: with SMT, two threads per core.

@@ -50,8 +50,8 @@ Result<nlohmann::json> parse_json(std::string_view text) {
                 break;
             case Event::key:
                 if (!keys_per_object.back().insert(parsed.get<std::string>()).second) {
-                    throw DocumentRefused{
-                        fmt::format("field '{}' is given twice in one object", parsed.get<std::string>())};
+                    throw DocumentRefused{fmt::format("field '{}' is given twice in one object",
+                                                      printable_text(parsed.get<std::string>()))};
                 }
                 break;
             default:
@@ -75,6 +75,12 @@ Result<nlohmann::json> parse_body(std::string_view text) {
         return Error{"the request needs a JSON body"};
     }
     return parse_json(text);
+}
+
+std::string printable_text(std::string_view text) {
+    std::string quoted =
+        nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return quoted.substr(1, quoted.size() - 2);  // without the JSON string's double quotes
 }
 
 std::string describe_json(const nlohmann::json& value) {
@@ -120,7 +126,7 @@ const nlohmann::json* JsonObject::find(std::string_view key) const {
 }
 
 std::string JsonObject::field_path(std::string_view key) const {
-    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+    return path_.empty() ? printable_text(key) : fmt::format("{}.{}", path_, printable_text(key));
 }
 
 Result<const nlohmann::json*> JsonObject::require(std::string_view key, std::string_view expected) const {

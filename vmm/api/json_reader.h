@@ -32,6 +32,11 @@ Result<nlohmann::json> parse_json(std::string_view text);
 // A request body: not empty, then parse_json.
 Result<nlohmann::json> parse_body(std::string_view text);
 
+// A key or other client-given text as it goes into an error message between
+// quotes: JSON-escaped (a newline becomes \n, control characters \uXXXX,
+// invalid UTF-8 U+FFFD), so that the message stays one line.
+std::string printable_text(std::string_view text);
+
 // A short description of a value for error messages: `"abc"`, `-1`,
 // `true`, `null`, `an object`, `an array` (long values are cut).
 std::string describe_json(const nlohmann::json& value);

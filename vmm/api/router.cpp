@@ -1,6 +1,7 @@
 #include "vmm/api/router.h"
 
 #include "vmm/api/json_model.h"
+#include "vmm/api/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -43,7 +44,7 @@ Response check_body_id(std::string_view body_id, std::string_view path_id) {
     if (body_id != path_id) {
         return fault(kStatusBadRequest,
                      fmt::format("the body's iface_id \"{}\" differs from the path's \"{}\": they must be the same",
-                                 body_id, path_id));
+                                 printable_text(body_id), printable_text(path_id)));
     }
     return Response{};
 }

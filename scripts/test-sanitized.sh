@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The sanitizer leg of CI: builds skiff, its tests and the fuzz targets with
+# clang under AddressSanitizer and UndefinedBehaviorSanitizer (build-sanitize,
+# -DSKIFF_FUZZ=ON, which implies -DSKIFF_SANITIZE=ON), then runs
+#   1. ctest labels unit, host and fuzz (the fuzz label replays each fuzz
+#      target's committed corpus and crash reproducers);
+#   2. label kvm (boots the test guest with the sanitized skiff) when
+#      /dev/kvm is usable here, else skipped with a note (the L1 VM of
+#      scripts/test.sh is too slow for a sanitized run);
+#   3. each fuzz target for its fixed number of inputs (tests/fuzz/run.sh
+#      --ci), one summary line per target.
+# Any sanitizer finding fails the test it happens in (halt_on_error; UBSan
+# is built without recovery; LeakSanitizer on where it works). Prints the
+# time of each step. Exit status: non-zero if anything failed.
+#
+# Environment: SKIFF_SANITIZE_BUILD_DIR (default <repo>/build-sanitize),
+# SKIFF_JOBS (build and ctest parallelism, default nproc),
+# SKIFF_SKIP_KVM=1 / SKIFF_SKIP_FUZZ=1 leave out step 2 / step 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+build=${SKIFF_SANITIZE_BUILD_DIR:-$top/build-sanitize}
+jobs=${SKIFF_JOBS:-$(nproc)}
+
+step_start=$(date +%s)
+timings=()
+step_done() {
+    local now
+    now=$(date +%s)
+    timings+=("$1: $((now - step_start)) s")
+    echo "test-sanitized.sh: $1 took $((now - step_start)) s" >&2
+    step_start=$now
+}
+
+scripts/install-deps.sh fuzz
+CC=clang CXX=clang++ cmake -S . -B "$build" -DSKIFF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$jobs"
+step_done "build"
+
+# A finding ends the process with a report and its stack, symbolized.
+symbolizer=$(command -v llvm-symbolizer || true)
+export ASAN_OPTIONS="halt_on_error=1:print_stacktrace=1:check_initialization_order=1:detect_leaks=1${symbolizer:+:external_symbolizer_path=$symbolizer}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${symbolizer:+:external_symbolizer_path=$symbolizer}"
+# LeakSanitizer needs ptrace-free, non-seccomp'd stop-the-world; where it
+# cannot run (some containers) it would fail every test: turn it off there.
+if ! "$build/tests/skiff_unit_tests" --list-tags >/dev/null 2>&1; then
+    echo "test-sanitized.sh: LeakSanitizer does not work here: leaks are not checked" >&2
+    export ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}"
+fi
+
+kvm_usable() { [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
+
+status=0
+ctest --test-dir "$build" -L 'unit|host|fuzz' --output-on-failure -j"$jobs" || status=1
+step_done "ctest unit|host|fuzz"
+if [ "${SKIFF_SKIP_KVM:-0}" = 1 ]; then
+    echo "test-sanitized.sh: label kvm skipped (SKIFF_SKIP_KVM=1)" >&2
+elif kvm_usable; then
+    # One at a time, as scripts/test.sh runs it: the tests boot guests.
+    ctest --test-dir "$build" -L kvm -LE 'nested|linux' --output-on-failure || status=1
+    step_done "ctest kvm"
+else
+    echo "test-sanitized.sh: /dev/kvm is not usable here: label kvm skipped in the sanitized run" >&2
+fi
+if [ "${SKIFF_SKIP_FUZZ:-0}" != 1 ]; then
+    SKIFF_FUZZ_BUILD_DIR="$build" SKIFF_JOBS="$jobs" tests/fuzz/run.sh --ci || status=1
+    step_done "fuzz --ci"
+fi
+
+echo "test-sanitized.sh: ${timings[*]}; $([ "$status" = 0 ] && echo passed || echo FAILED)" >&2
+exit $status
