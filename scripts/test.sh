@@ -5,6 +5,8 @@
 #      otherwise inside a QEMU/TCG VM with nested SVM (tests/l1vm/run.sh);
 #      those that need what only that VM has (label nested) in it too;
 #   3. VFIO for real (label vfio) in such a VM with an emulated IOMMU;
+#   then the sanitizer leg (scripts/test-sanitized.sh: ASan + UBSan build,
+#   unit/host/kvm tests again, bounded fuzzing);
 #   4. real Linux boots (label linux, slow), unless SKIFF_SKIP_LINUX=1: on
 #      this host when its KVM runs guest kernels in hardware, else in the VM.
 # Installs missing Debian packages first. Exit status: non-zero if any
@@ -81,6 +83,10 @@ fi
 # VFIO for real: always in an L1 VM with an emulated IOMMU and QEMU's edu
 # device to pass through (few hosts have a spare device and an IOMMU).
 in_l1vm --vfio-edu -- ctest --test-dir "$top/build" -L vfio --output-on-failure || status=1
+
+# The sanitizer leg: clang, ASan + UBSan, unit, host, fuzz-corpus and kvm
+# tests again, then every fuzz target for a fixed number of inputs.
+scripts/test-sanitized.sh || status=1
 
 if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     linux_dir=$(guest-images/linux/build-kernel.sh | tail -n 1)
