@@ -4,6 +4,7 @@
 #include "io.h"
 #include "platform.h"
 #include "string.h"
+#include "virtio_mmio.h"
 #include "virtqueue.h"
 #include "x86.h"
 
@@ -11,17 +12,6 @@
 #define VIRTQ_DESC_F_INDIRECT 4
 #define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
 #define VIRTIO_F_RING_EVENT_IDX (1ull << 29)
-
-// virtio-mmio registers (virtio 1.x, 4.2.2).
-#define MMIO_QUEUE_SELECT 0x030
-#define MMIO_QUEUE_SIZE_MAX 0x034
-#define MMIO_QUEUE_SIZE 0x038
-#define MMIO_QUEUE_READY 0x044
-#define MMIO_QUEUE_NOTIFY 0x050
-#define MMIO_STATUS 0x070
-#define MMIO_QUEUE_DESCRIPTOR_LOW 0x080
-#define MMIO_QUEUE_DEVICE_HIGH 0x0a4
-#define MMIO_CONFIG 0x100
 
 // struct virtio_pci_common_cfg (virtio 1.x, 4.1.4.3).
 #define COMMON_DEVICE_STATUS 0x14

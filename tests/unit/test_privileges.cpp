@@ -1,3 +1,4 @@
+#include "cli_parse.h"
 #include "vmm/cli.h"
 #include "vmm/privileges.h"
 
@@ -10,14 +11,7 @@
 
 namespace {
 
-skiff::ParsedCommandLine parse(std::vector<std::string> words) {
-    std::vector<char*> argv;
-    words.insert(words.begin(), "skiff");
-    for (auto& word : words) {
-        argv.push_back(word.data());
-    }
-    return skiff::parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
+const auto parse = &skiff::test::parse_words;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // never needs ends the child with exit status 6 and one stderr line naming
 // the kind and the call; calls it needs pass (against bad fds: EBADF, not
 // SIGSYS).
+#include "cli_parse.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
 #include "vmm/seccomp.h"
@@ -174,14 +175,7 @@ TEST_CASE("allow-list sizes and exit status 6", "[seccomp]") {
 }
 
 TEST_CASE("The no-seccomp flag turns the filters off in both modes", "[seccomp][cli]") {
-    auto parse = [](std::vector<std::string> words) {
-        std::vector<char*> argv;
-        words.insert(words.begin(), "skiff");
-        for (auto& word : words) {
-            argv.push_back(word.data());
-        }
-        return skiff::parse_command_line(static_cast<int>(argv.size()), argv.data());
-    };
+    const auto parse = &skiff::test::parse_words;
     auto on = parse({"run"});
     REQUIRE(on.ok());
     CHECK(on.value()->vm.seccomp);
