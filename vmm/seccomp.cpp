@@ -36,6 +36,12 @@ namespace skiff::seccomp {
 
 namespace {
 
+// An argument comparison with both data given (libseccomp's SCMP_An
+// macros leave datum_b out, which -Wmissing-field-initializers rejects).
+constexpr scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+    return scmp_arg_cmp{index, op, a, b};
+}
+
 // One allowed call: the system call, and conditions on its arguments that
 // must all hold (none: any arguments). Several rules for one call: any.
 struct Rule {
@@ -99,7 +105,7 @@ void add(std::vector<Rule>& rules, std::initializer_list<int> syscalls) {
 
 void add_ioctls(std::vector<Rule>& rules, const std::vector<unsigned long>& requests) {
     for (unsigned long request : requests) {
-        rules.push_back(Rule{SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, request)}});
+        rules.push_back(Rule{SCMP_SYS(ioctl), {arg(1, SCMP_CMP_EQ, request)}});
     }
 }
 
@@ -120,12 +126,12 @@ void add_common(std::vector<Rule>& rules) {
     add(rules, {SCMP_SYS(sigaltstack)});
     // glibc's fstat() (stdio's first write to a FILE) is fstatat(fd, "",
     // AT_EMPTY_PATH).
-    rules.push_back(Rule{SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
+    rules.push_back(Rule{SCMP_SYS(newfstatat), {arg(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
     for (int syscall : {SCMP_SYS(mmap), SCMP_SYS(mprotect)}) {
-        rules.push_back(Rule{syscall, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}});
+        rules.push_back(Rule{syscall, {arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}});
     }
     for (int signal : {SIGRTMIN, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE}) {
-        rules.push_back(Rule{SCMP_SYS(tgkill), {SCMP_A2(SCMP_CMP_EQ, static_cast<scmp_datum_t>(signal))}});
+        rules.push_back(Rule{SCMP_SYS(tgkill), {arg(2, SCMP_CMP_EQ, static_cast<scmp_datum_t>(signal))}});
     }
 }
 
@@ -154,7 +160,7 @@ std::vector<Rule> rules_for(ThreadKind kind) {
             // Machine::run() deletes the macvtaps skiff created when the VM
             // ends, on this thread: an rtnetlink socket, one request, its ack.
             rules.push_back(Rule{SCMP_SYS(socket),
-                                 {SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE)}});
+                                 {arg(0, SCMP_CMP_EQ, AF_NETLINK), arg(2, SCMP_CMP_EQ, NETLINK_ROUTE)}});
             add(rules, {SCMP_SYS(sendto), SCMP_SYS(recvfrom)});
             break;
         case ThreadKind::Api:
@@ -310,7 +316,7 @@ Result<Program> build_filter(ThreadKind kind) {
     if (int error = kind == ThreadKind::EventLoop
                         ? 0
                         : seccomp_rule_add(context.handle, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                                           SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+                                           arg(0, SCMP_CMP_EQ, AF_NETLINK));
         error < 0) {
         return errno_error("seccomp: adding the netlink socket rule", -error);
     }
