@@ -43,7 +43,7 @@ export ASAN_OPTIONS="halt_on_error=1:print_stacktrace=1:check_initialization_ord
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${symbolizer:+:external_symbolizer_path=$symbolizer}"
 # LeakSanitizer needs ptrace-free, non-seccomp'd stop-the-world; where it
 # cannot run (some containers) it would fail every test: turn it off there.
-if ! "$build/tests/skiff_unit_tests" --list-tags >/dev/null 2>&1; then
+if ! "$build/skiff" --version >/dev/null 2>&1; then
     echo "test-sanitized.sh: LeakSanitizer does not work here: leaks are not checked" >&2
     export ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}"
 fi
