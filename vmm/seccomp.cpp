@@ -124,6 +124,12 @@ void add_common(std::vector<Rule>& rules) {
     // AddressSanitizer removes a thread's alternate signal stack when the
     // thread ends (sanitized builds only; harmless: this thread's own).
     add(rules, {SCMP_SYS(sigaltstack)});
+#ifdef SKIFF_SANITIZED
+    // The sanitizer runtime's memory probe (UBSan's vptr check reads a
+    // vtable through IsAccessibleMemoryRange) writes to a pipe it makes
+    // and closes. Sanitized builds (-DSKIFF_SANITIZE=ON) only.
+    add(rules, {SCMP_SYS(pipe2)});
+#endif
     // glibc's fstat() (stdio's first write to a FILE) is fstatat(fd, "",
     // AT_EMPTY_PATH).
     rules.push_back(Rule{SCMP_SYS(newfstatat), {arg(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
@@ -151,11 +157,17 @@ std::vector<Rule> rules_for(ThreadKind kind) {
     switch (kind) {
         case ThreadKind::Vcpu:
             add_ioctls(rules, vcpu_ioctls());
+            // A guest reading the MSI-X pending bits of a masked vector that
+            // vhost or VFIO signal directly: pci::Msix::is_pending looks at
+            // the eventfd with a poll that does not wait (found by the
+            // hostile test guest).
+            rules.push_back(Rule{SCMP_SYS(poll), {arg(2, SCMP_CMP_EQ, 0)}});
             break;
         case ThreadKind::EventLoop:
             // Waiting, the console's terminal, and the resource report at
             // the end (mincore on guest memory).
             add(rules, {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(mincore)});
+            rules.push_back(Rule{SCMP_SYS(poll), {arg(2, SCMP_CMP_EQ, 0)}});  // as on a vcpu: Msix::is_pending
             add_ioctls(rules, terminal_ioctls());
             // Machine::run() deletes the macvtaps skiff created when the VM
             // ends, on this thread: an rtnetlink socket, one request, its ack.

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -103,6 +104,16 @@ int terminal_ioctl_on_bad_fd() {
     termios mode{};
     return ::ioctl(-1, TCGETS, &mode) < 0 && errno == EBADF ? 0 : 1;
 }
+// pci::Msix::is_pending: a poll that does not wait (the guest read the
+// pending bits); one that waits is never made there.
+int poll_without_waiting() {
+    pollfd entry{-1, POLLIN, 0};
+    return ::poll(&entry, 1, 0) == 0 ? 0 : 1;
+}
+int poll_waiting() {
+    pollfd entry{-1, POLLIN, 0};
+    return ::poll(&entry, 1, 1) == 0 ? 0 : 1;
+}
 int write_to_stdout() { return ::write(STDOUT_FILENO, "", 0) == 0 ? 0 : 1; }
 int epoll_wait_on_bad_fd() {
     epoll_event event{};
@@ -131,6 +142,8 @@ TEST_CASE("vcpu filter: KVM_RUN and writes pass; opening a file or a socket stop
     check_allowed(ThreadKind::Vcpu, kvm_run_on_bad_fd);
     check_allowed(ThreadKind::Vcpu, write_to_stdout);
     check_allowed(ThreadKind::Vcpu, plain_mapping);
+    check_allowed(ThreadKind::Vcpu, poll_without_waiting);
+    check_refused(ThreadKind::Vcpu, poll_waiting, SYS_poll, "poll");
     check_refused(ThreadKind::Vcpu, open_a_file, SYS_openat, "openat");
     check_refused(ThreadKind::Vcpu, inet_socket, SYS_socket, "socket");
     check_refused(ThreadKind::Vcpu, terminal_ioctl_on_bad_fd, SYS_ioctl, "ioctl");
