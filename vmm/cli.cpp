@@ -184,7 +184,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     run->add_flag("--no-seccomp", no_seccomp,
                   "Run without the per-thread seccomp filters (for debugging a forbidden system call, exit 6)");
     double timeout = 0;
-    run->add_option("--timeout", timeout, "Stop the VM (exit 5) after this many seconds")
+    run->add_option("--timeout", timeout,
+                    "Stop the VM (exit 5) after it ran this many seconds (paused time not counted)")
         ->check(CLI::PositiveNumber);
     PrivilegeFlags run_privileges;
     run_privileges.add_to(*run);

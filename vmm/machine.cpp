@@ -580,9 +580,25 @@ void Machine::event_loop() {
         });
     }
     if (watched.ok() && config_.timeout_seconds) {
-        timer = make_timer(*config_.timeout_seconds);
-        watched = loop_->add(timer.get(), EPOLLIN, [this](uint32_t) {
-            lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", *config_.timeout_seconds));
+        // --timeout counts the time the VM runs: time spent paused moves
+        // the deadline on (the timer re-arms for what is left).
+        const double limit = *config_.timeout_seconds;
+        const Clock::time_point started = Clock::now();
+        timer = make_timer(limit);
+        int timer_fd = timer.get();
+        watched = loop_->add(timer_fd, EPOLLIN, [this, limit, started, timer_fd](uint32_t) {
+            uint64_t expirations = 0;
+            [[maybe_unused]] ssize_t got = ::read(timer_fd, &expirations, sizeof(expirations));
+            std::chrono::duration<double> ran = Clock::now() - started - paused_duration();
+            double left = limit - ran.count();
+            if (left > 0.001) {
+                itimerspec spec{};
+                spec.it_value.tv_sec = static_cast<time_t>(left);
+                spec.it_value.tv_nsec = static_cast<long>((left - std::floor(left)) * 1e9);
+                ::timerfd_settime(timer_fd, 0, &spec, nullptr);
+                return;
+            }
+            lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", limit));
         });
     }
     if (!watched.ok()) {

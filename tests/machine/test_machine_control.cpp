@@ -112,6 +112,27 @@ TEST_CASE("a stop request ends a paused VM promptly", "[kvm][pause]") {
     CHECK_FALSE(vm.machine().resume().ok());
 }
 
+TEST_CASE("--timeout counts the time the VM runs, not the time it is paused", "[kvm][pause][timeout]") {
+    auto config = testguest_config("tick");
+    config.timeout_seconds = 1.0;
+    RunningVm vm(config);
+    auto started = std::chrono::steady_clock::now();
+    vm.start();
+    REQUIRE(vm.console().wait_for("skiff-testguest: tick 0\n", kBootTimeout));
+    REQUIRE(vm.machine().pause().ok());
+    // Paused across the original deadline: the VM must still be there.
+    std::this_thread::sleep_for(1500ms);
+    CHECK_FALSE(vm.wait_for_end(0ms));
+    REQUIRE(vm.machine().resume().ok());
+    auto report = vm.wait_for_end(10s);
+    REQUIRE(report);
+    auto lived = std::chrono::steady_clock::now() - started;
+    CHECK(report->status == ExitStatus::Timeout);
+    // About 1 s of running plus 1.5 s paused (and the boot before the pause).
+    CHECK(lived >= 2400ms);
+    CHECK(lived < 6s);
+}
+
 TEST_CASE("a VM paused before it runs starts with its vCPUs parked", "[kvm][pause]") {
     RunningVm vm(testguest_config("tick"));
     REQUIRE(vm.machine().pause().ok());
