@@ -23,6 +23,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/irq_routing.h"
 #include "vmm/seccomp.h"
+#include "vmm/timer_fd.h"
 #include "vmm/vcpu_setup.h"
 
 #include <fcntl.h>
@@ -31,13 +32,11 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cmath>
 
 #include <spdlog/spdlog.h>
 
@@ -510,25 +509,6 @@ void Machine::log_resource_usage() const {
                   resident_bytes(memory_) / 1024, split);
 }
 
-namespace {
-
-// A one-shot (or periodic) timerfd firing after `seconds`.
-UniqueFd make_timer(double seconds) {
-    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    itimerspec spec{};
-    spec.it_value.tv_sec = static_cast<time_t>(seconds);
-    spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
-        spec.it_value.tv_nsec = 1;
-    }
-    if (timer.valid()) {
-        ::timerfd_settime(timer.get(), 0, &spec, nullptr);
-    }
-    return timer;
-}
-
-}  // namespace
-
 void Machine::watch_console_input() {
     auto added = loop_->add(STDIN_FILENO, EPOLLIN, [this](uint32_t) {
         uint8_t buffer[256];
@@ -537,12 +517,17 @@ void Machine::watch_console_input() {
             // The guest is not reading: stop watching stdin for a while
             // rather than buffer (or spin on a readable fd).
             loop_->remove(STDIN_FILENO);
-            input_retry_ = make_timer(0.01);
-            auto retry = loop_->add(input_retry_.get(), EPOLLIN, [this](uint32_t) {
-                loop_->remove(input_retry_.get());
-                input_retry_.reset();
-                watch_console_input();
-            });
+            auto created = TimerFd::create();
+            Result<void> retry = created.ok() ? Result<void>{} : Result<void>(created.error());
+            if (created.ok()) {
+                input_retry_.emplace(std::move(created).value());
+                input_retry_->arm(std::chrono::milliseconds(10));
+                retry = loop_->add(input_retry_->fd(), EPOLLIN, [this](uint32_t) {
+                    loop_->remove(input_retry_->fd());
+                    input_retry_.reset();
+                    watch_console_input();
+                });
+            }
             if (!retry.ok()) {
                 spdlog::warn("console input: {}", retry.error().message);
             }
@@ -568,7 +553,7 @@ void Machine::event_loop() {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    UniqueFd timer;
+    std::optional<TimerFd> timer;
     auto watched = loop_->add(lifecycle_.event_fd(), EPOLLIN, [](uint32_t) {});
     if (watched.ok() && signal_fd.valid()) {
         int fd = signal_fd.get();
@@ -583,23 +568,24 @@ void Machine::event_loop() {
         // --timeout counts the time the VM runs: time spent paused moves
         // the deadline on (the timer re-arms for what is left).
         const double limit = *config_.timeout_seconds;
+        const auto limit_duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit));
         const Clock::time_point started = Clock::now();
-        timer = make_timer(limit);
-        int timer_fd = timer.get();
-        watched = loop_->add(timer_fd, EPOLLIN, [this, limit, started, timer_fd](uint32_t) {
-            uint64_t expirations = 0;
-            [[maybe_unused]] ssize_t got = ::read(timer_fd, &expirations, sizeof(expirations));
-            std::chrono::duration<double> ran = Clock::now() - started - paused_duration();
-            double left = limit - ran.count();
-            if (left > 0.001) {
-                itimerspec spec{};
-                spec.it_value.tv_sec = static_cast<time_t>(left);
-                spec.it_value.tv_nsec = static_cast<long>((left - std::floor(left)) * 1e9);
-                ::timerfd_settime(timer_fd, 0, &spec, nullptr);
-                return;
-            }
-            lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", limit));
-        });
+        auto created = TimerFd::create();
+        if (created.ok()) {
+            timer.emplace(std::move(created).value());
+            timer->arm(limit_duration);
+            watched = loop_->add(timer->fd(), EPOLLIN, [this, &timer, limit, limit_duration, started](uint32_t) {
+                timer->consume();
+                Clock::duration left = limit_duration - (Clock::now() - started - paused_duration());
+                if (left > std::chrono::milliseconds(1)) {
+                    timer->arm(left);
+                    return;
+                }
+                lifecycle_.request_stop(ExitStatus::Timeout, fmt::format("timeout after {} s", limit));
+            });
+        } else {
+            watched = created.error();
+        }
     }
     if (!watched.ok()) {
         lifecycle_.request_stop(ExitStatus::StartupError, watched.error().message);
@@ -630,8 +616,8 @@ void Machine::event_loop() {
     if (signal_fd.valid()) {
         loop_->remove(signal_fd.get());
     }
-    if (timer.valid()) {
-        loop_->remove(timer.get());
+    if (timer) {
+        loop_->remove(timer->fd());
     }
 }
 

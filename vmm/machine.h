@@ -20,6 +20,7 @@
 #include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
+#include "vmm/timer_fd.h"
 #include "vmm/vcpu_runner.h"
 #include "vmm/vm_config.h"
 #include "vmm/vm_lifecycle.h"
@@ -31,6 +32,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,7 +134,7 @@ private:
     Clock::time_point process_start_;
     std::vector<std::shared_ptr<virtio::VirtioNet>> net_devices_;
     std::shared_ptr<pci::PciRoot> pci_root_;
-    UniqueFd input_retry_;  // re-arms console input when the guest's FIFO was full
+    std::optional<TimerFd> input_retry_;  // re-arms console input when the guest's FIFO was full
     UniqueFd status_file_;  // /proc/self/status, for log_resource_usage()
 
     mutable std::mutex pause_mutex_;  // one pause or resume at a time
