@@ -121,7 +121,7 @@ void QueuePair::process_tx() {
                      chain_.readable().size() <= kMaxIovecs && gather(chain_.readable(), iovecs_);
         if (!valid) {
             SKIFF_WARN_LIMITED("{}: dropped a transmit chain of {} readable and {} writable bytes", backend_.name(),
-                              bytes, chain_.writable_bytes());
+                               bytes, chain_.writable_bytes());
             counters_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
             tx_.add_used(chain_.head(), 0);
             used = true;
@@ -249,7 +249,7 @@ QueuePair::Delivery QueuePair::deliver_pending() {
     }
     if (capacity < frame_length_) {
         SKIFF_WARN_LIMITED("{}: dropped a {}-byte frame: the guest's receive buffers hold {} bytes", backend_.name(),
-                          frame_length_, capacity);
+                           frame_length_, capacity);
         counters_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
         for (const RxChain& chain : rx_chains_) {
             rx_.add_used(chain.head, 0);

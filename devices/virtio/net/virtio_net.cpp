@@ -164,7 +164,7 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
     if (registered.ok()) {
         registered = loop_.add(tx_kick, EPOLLIN, [this, tx_kick](uint32_t) { on_kick(tx_kick, false); });
     }
-    if (registered.ok() && !backend_lost_) {
+    if (registered.ok() && link_up_.load(std::memory_order_relaxed)) {
         backend_interest_ = queue_pair_->backend_interest();
         registered = loop_.add(backend_->fd(), backend_interest_, [this](uint32_t events) { on_backend(events); });
     }
@@ -179,8 +179,8 @@ Result<void> VirtioNet::start_in_process(Activation activation, const net::Offlo
         return registered.error().context(options_.name);
     }
     SKIFF_DEBUG_LIMITED("{}: activated (features {:#x}, mergeable rx buffers {}, rx offloads csum {} tso4 {} tso6 {})",
-                  options_.name, features, pair.mergeable_rx_buffers, offloads.checksum, offloads.tso4,
-                  offloads.tso6);
+                        options_.name, features, pair.mergeable_rx_buffers, offloads.checksum, offloads.tso4,
+                        offloads.tso6);
     return {};
 }
 
@@ -227,7 +227,7 @@ Result<void> VirtioNet::start_vhost(Activation activation) {
         }
     }
     SKIFF_DEBUG_LIMITED("{}: vhost-net activated (features {:#x}, call fds: rx {}, tx {})", options_.name,
-                  activation_.features, setups[0].call_fd, setups[1].call_fd);
+                        activation_.features, setups[0].call_fd, setups[1].call_fd);
     return {};
 }
 
@@ -253,7 +253,7 @@ void VirtioNet::stop_vhost() {
         SKIFF_WARN_LIMITED("{}: {}", options_.name, stopped.error().message);
     } else {
         SKIFF_DEBUG_LIMITED("{}: vhost-net stopped at available index rx {} tx {}", options_.name,
-                      stopped->empty() ? 0 : (*stopped)[0], stopped->size() < 2 ? 0 : (*stopped)[1]);
+                            stopped->empty() ? 0 : (*stopped)[0], stopped->size() < 2 ? 0 : (*stopped)[1]);
     }
     for (std::optional<EventFd>& relay : relays_) {
         if (relay) {
@@ -400,7 +400,6 @@ void VirtioNet::on_backend(uint32_t events) {
                       options_.name, backend_->name());
         loop_.remove(backend_->fd());
         backend_interest_ = 0;
-        backend_lost_ = true;
         if (link_up_.exchange(false)) {
             activation_.interrupt->signal_config();
         }
@@ -426,7 +425,7 @@ void VirtioNet::after_processing() {
         [[maybe_unused]] ssize_t written = ::write(activation_.queues[0].kick_fd, &one, sizeof(one));
     }
     uint32_t interest = queue_pair_->backend_interest();
-    if (interest != backend_interest_ && !backend_lost_) {
+    if (interest != backend_interest_ && link_up_.load(std::memory_order_relaxed)) {
         backend_interest_ = interest;
         auto modified = loop_.modify(backend_->fd(), interest);
         if (!modified.ok()) {

@@ -110,8 +110,8 @@ private:
     Activation activation_;
     std::unique_ptr<net::QueuePair> queue_pair_;
     uint32_t backend_interest_ = 0;
-    // The backend hung up (tap deleted): no longer polled, link reported down.
-    bool backend_lost_ = false;
+    // False once the backend hung up (tap deleted): no longer polled, the
+    // link reported down. Atomic: read_config() runs on vCPU threads.
     std::atomic<bool> link_up_{true};
     net::RateLimiter rx_limiter_;
     net::RateLimiter tx_limiter_;
