@@ -108,59 +108,23 @@ std::string attribute_string(std::span<const uint8_t> payload) {
 
 Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     TRY(check_interface_name(name));
-    UniqueFd socket_fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-    if (!socket_fd.valid()) {
-        return errno_error("opening a netlink socket");
-    }
-
-    std::vector<uint8_t> request(NLMSG_SPACE(sizeof(ifinfomsg)) + RTA_SPACE(IFNAMSIZ) + RTA_SPACE(sizeof(uint32_t)));
-    nlmsghdr header{};
-    header.nlmsg_len = static_cast<uint32_t>(request.size());
-    header.nlmsg_type = RTM_GETLINK;
-    header.nlmsg_flags = NLM_F_REQUEST;
-    header.nlmsg_seq = 1;
-    std::memcpy(request.data(), &header, sizeof(header));
+    NetlinkMessage request(RTM_GETLINK, 0);
     ifinfomsg info{};
     info.ifi_family = AF_UNSPEC;
-    std::memcpy(request.data() + NLMSG_HDRLEN, &info, sizeof(info));
-    size_t at = NLMSG_SPACE(sizeof(ifinfomsg));
-    rtattr name_attribute{static_cast<unsigned short>(RTA_LENGTH(IFNAMSIZ)), IFLA_IFNAME};
-    std::memcpy(request.data() + at, &name_attribute, sizeof(name_attribute));
-    std::memcpy(request.data() + at + RTA_LENGTH(0), name.data(), name.size());  // zero-padded
-    at += RTA_SPACE(IFNAMSIZ);
+    request.append_header(info);
+    request.put_string(IFLA_IFNAME, name);
     // Statistics make up most of a reply and are not needed.
-    rtattr mask_attribute{static_cast<unsigned short>(RTA_LENGTH(sizeof(uint32_t))), IFLA_EXT_MASK};
-    uint32_t mask = RTEXT_FILTER_SKIP_STATS;
-    std::memcpy(request.data() + at, &mask_attribute, sizeof(mask_attribute));
-    std::memcpy(request.data() + at + RTA_LENGTH(0), &mask, sizeof(mask));
-
-    if (::send(socket_fd.get(), request.data(), request.size(), 0) < 0) {
-        return errno_error(fmt::format("interface '{}': netlink RTM_GETLINK", name));
+    request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    NetlinkAnswer answer = TRY(netlink_query(request).context_error(fmt::format("interface '{}'", name)));
+    if (answer.error == ENODEV) {
+        return std::optional<LinkInfo>{};
     }
-    std::vector<uint8_t> reply(64 * 1024);
-    ssize_t length = ::recv(socket_fd.get(), reply.data(), reply.size(), MSG_TRUNC);
-    if (length < 0) {
-        return errno_error(fmt::format("interface '{}': netlink reply", name));
+    if (answer.error != 0) {
+        return interface_error(name, "querying it (RTM_GETLINK)", answer.error);
     }
-    if (static_cast<size_t>(length) > reply.size() || static_cast<size_t>(length) < NLMSG_HDRLEN) {
-        return Error::format("interface '{}': netlink reply of {} bytes", name, length);
-    }
-    nlmsghdr reply_header;
-    std::memcpy(&reply_header, reply.data(), sizeof(reply_header));
-    if (reply_header.nlmsg_len > static_cast<size_t>(length) || reply_header.nlmsg_len < NLMSG_HDRLEN) {
-        return Error::format("interface '{}': malformed netlink reply", name);
-    }
-    std::span<const uint8_t> body(reply.data() + NLMSG_HDRLEN, reply_header.nlmsg_len - NLMSG_HDRLEN);
-    if (reply_header.nlmsg_type == NLMSG_ERROR) {
-        nlmsgerr error{};
-        std::memcpy(&error, body.data(), std::min(body.size(), sizeof(error)));
-        if (-error.error == ENODEV) {
-            return std::optional<LinkInfo>{};
-        }
-        return interface_error(name, "querying it (RTM_GETLINK)", -error.error);
-    }
-    if (reply_header.nlmsg_type != RTM_NEWLINK || body.size() < NLMSG_ALIGN(sizeof(ifinfomsg))) {
-        return Error::format("interface '{}': unexpected netlink reply type {}", name, reply_header.nlmsg_type);
+    std::span<const uint8_t> body = answer.payload;
+    if (answer.type != RTM_NEWLINK || body.size() < NLMSG_ALIGN(sizeof(ifinfomsg))) {
+        return Error::format("interface '{}': unexpected netlink reply type {}", name, answer.type);
     }
     std::memcpy(&info, body.data(), sizeof(info));
     LinkInfo link;
@@ -168,7 +132,7 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     link.up = (info.ifi_flags & IFF_UP) != 0;
     link.ethernet = info.ifi_type == ARPHRD_ETHER && (info.ifi_flags & IFF_LOOPBACK) == 0;
     std::span<const uint8_t> kind_data;  // IFLA_INFO_DATA, read once the kind is known
-    for_each_netlink_attribute(body.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
+    for_each_netlink_attribute(netlink_attributes_after<ifinfomsg>(body), [&](unsigned type, auto payload) {
         if (type == IFLA_MASTER && attribute_u32(payload)) {
             link.master_index = attribute_u32(payload);
         } else if (type == IFLA_LINK && attribute_u32(payload)) {

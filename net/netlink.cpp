@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 
@@ -72,7 +73,7 @@ void NetlinkMessage::end_nested(size_t token) {
     std::memcpy(buffer_.data() + token + offsetof(nlattr, nla_len), &length, sizeof(length));
 }
 
-Result<int> netlink_transact(const NetlinkMessage& message) {
+Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message) {
     UniqueFd socket_fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
     if (!socket_fd.valid()) {
         return errno_error("opening a netlink socket");
@@ -81,35 +82,57 @@ Result<int> netlink_transact(const NetlinkMessage& message) {
     if (::send(socket_fd.get(), request.data(), request.size(), 0) < 0) {
         return errno_error(fmt::format("sending netlink request {}", message.type()));
     }
-    // The acknowledgement: an NLMSG_ERROR whose error is 0 on success. It
-    // echoes the request after it (no NETLINK_CAP_ACK), so leave room.
-    std::vector<uint8_t> reply(request.size() + 4096);
+    NetlinkAnswer answer;
+    std::vector<uint8_t> datagram;
     for (;;) {
-        ssize_t length = ::recv(socket_fd.get(), reply.data(), reply.size(), 0);
+        // A datagram's size first: an RTM_NEWLINK with every VF of a PF
+        // can be tens of kilobytes.
+        ssize_t length = ::recv(socket_fd.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
+        if (length >= 0) {
+            datagram.resize(std::max<size_t>(static_cast<size_t>(length), NLMSG_HDRLEN));
+            length = ::recv(socket_fd.get(), datagram.data(), datagram.size(), 0);
+        }
         if (length < 0) {
             if (errno == EINTR) {
                 continue;
             }
             return errno_error("reading the netlink reply");
         }
-        if (static_cast<size_t>(length) < NLMSG_HDRLEN) {
+        std::span<const uint8_t> rest(datagram.data(), static_cast<size_t>(length));
+        if (rest.size() < NLMSG_HDRLEN) {
             return Error::format("netlink reply of {} bytes", length);
         }
-        nlmsghdr header;
-        std::memcpy(&header, reply.data(), sizeof(header));
-        if (header.nlmsg_len > static_cast<size_t>(length) || header.nlmsg_len < NLMSG_HDRLEN) {
-            return Error{"malformed netlink reply"};
+        // One datagram may hold several messages.
+        while (rest.size() >= NLMSG_HDRLEN) {
+            nlmsghdr header;
+            std::memcpy(&header, rest.data(), sizeof(header));
+            if (header.nlmsg_len > rest.size() || header.nlmsg_len < NLMSG_HDRLEN) {
+                return Error{"malformed netlink reply"};
+            }
+            std::span<const uint8_t> body = rest.subspan(NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
+            if (header.nlmsg_type == NLMSG_ERROR) {
+                // The acknowledgement: error 0 on success. It echoes the
+                // request after it (no NETLINK_CAP_ACK); only the error counts.
+                if (body.size() < sizeof(int)) {
+                    return Error{"truncated netlink acknowledgement"};
+                }
+                int error = 0;
+                std::memcpy(&error, body.data(), sizeof(error));
+                answer.error = -error;
+                return answer;
+            }
+            if (answer.type == 0 && header.nlmsg_type >= NLMSG_MIN_TYPE) {
+                answer.type = header.nlmsg_type;
+                answer.payload.assign(body.begin(), body.end());
+            }
+            rest = rest.subspan(std::min<size_t>(NLMSG_ALIGN(header.nlmsg_len), rest.size()));
         }
-        if (header.nlmsg_type != NLMSG_ERROR) {
-            continue;  // not the acknowledgement (a request may get data first)
-        }
-        if (header.nlmsg_len < NLMSG_HDRLEN + sizeof(int)) {
-            return Error{"truncated netlink acknowledgement"};
-        }
-        int error = 0;
-        std::memcpy(&error, reply.data() + NLMSG_HDRLEN, sizeof(error));
-        return -error;
     }
+}
+
+Result<int> netlink_transact(const NetlinkMessage& message) {
+    NetlinkAnswer answer = TRY(netlink_query(message));
+    return answer.error;
 }
 
 }  // namespace skiff::net

@@ -1,8 +1,9 @@
-// rtnetlink requests that change links (create, delete, set attributes),
-// built without a library: a request is a header, a family struct and
-// attributes, nested where the kernel expects it. netlink_transact() sends
-// one on a fresh NETLINK_ROUTE socket and waits for the kernel's
-// acknowledgement.
+// rtnetlink requests, built without a library: a request is a header, a
+// family struct and attributes, nested where the kernel expects it.
+// netlink_transact() sends one that changes something (create, delete, set
+// attributes) on a fresh NETLINK_ROUTE socket and waits for the kernel's
+// acknowledgement; netlink_query() also returns the data a request asks
+// for (RTM_GETLINK).
 //
 // A request's bytes can be built ahead of time and sent later with nothing
 // but socket(2) and send(2) - the way a crash-signal handler removes the
@@ -55,10 +56,33 @@ private:
     std::vector<std::byte> buffer_;
 };
 
-// Sends `message` and waits for its acknowledgement. Returns 0 or the
-// positive errno the kernel answered with (EPERM, EEXIST, ENODEV, ...);
-// an Error only when netlink itself failed (socket, send, malformed reply).
+// The kernel's answer to one request.
+struct NetlinkAnswer {
+    int error = 0;  // 0, or the positive errno it answered with
+    // The first data message before the acknowledgement (RTM_NEWLINK for
+    // an RTM_GETLINK): its type, and its payload after the nlmsghdr (the
+    // family struct, then attributes). Type 0 and empty when none came.
+    uint16_t type = 0;
+    std::vector<uint8_t> payload;
+};
+
+// Sends `message` and reads until its acknowledgement. An Error only when
+// netlink itself failed (socket, send, malformed reply).
+Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message);
+
+// netlink_query() for a request that returns no data: 0 or the positive
+// errno the kernel answered with (EPERM, EEXIST, ENODEV, ...).
 Result<int> netlink_transact(const NetlinkMessage& message);
+
+// The attributes after the family struct `Header` in a data message's
+// payload (NetlinkAnswer::payload); empty when the payload is too short.
+template <typename Header>
+std::span<const uint8_t> netlink_attributes_after(std::span<const uint8_t> payload) {
+    if (payload.size() < NLMSG_ALIGN(sizeof(Header))) {
+        return {};
+    }
+    return payload.subspan(NLMSG_ALIGN(sizeof(Header)));
+}
 
 // Walks the netlink attributes in `bytes`, calling visit(type, payload) with
 // the type's flag bits cleared. Stops at the first malformed attribute.

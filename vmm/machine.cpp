@@ -354,6 +354,9 @@ Result<void> Machine::add_vfio_device(PreparedNetwork& network) {
     } else {
         spdlog::warn("{}: {}", network.name, added.error().message);
     }
+    if (vfio::VfMacAssignment vf_mac = network.vfio->take_vf_mac(); vf_mac.pending()) {
+        vf_macs_.push_back(std::move(vf_mac));
+    }
     std::string name = fmt::format("vfio {} ({})", network.name, network.vfio->address());
     auto device = TRY(vfio::VfioPciDevice::create(std::move(network.vfio), memory_, irq_routing_, memory_slots_, name));
     return add_pci_device(device);
@@ -402,10 +405,12 @@ ExitReport Machine::run() {
         vcpu->kick();
         vcpu->join();
     }
-    // The macvtaps skiff created go now, from this thread: after --uid it
-    // is one that kept CAP_NET_ADMIN for this (vmm/privileges.h). Their
-    // /dev/tapN fds, still open in the devices, just stop carrying frames.
+    // The macvtaps skiff created go now, and VFs get their old MACs back,
+    // from this thread: after --uid it is one that kept CAP_NET_ADMIN for
+    // this (vmm/privileges.h). The macvtaps' /dev/tapN fds, still open in
+    // the devices, just stop carrying frames; the VFs' guest is stopped.
     macvtaps_.clear();
+    vf_macs_.clear();
     log_resource_usage();
     return lifecycle_.report();
 }
@@ -413,7 +418,7 @@ ExitReport Machine::run() {
 KeptCapability Machine::capability_to_keep() const {
     bool created = std::any_of(macvtaps_.begin(), macvtaps_.end(),
                                [](const std::unique_ptr<net::Macvtap>& macvtap) { return macvtap->created(); });
-    return created ? KeptCapability::NetAdmin : KeptCapability::None;
+    return created || !vf_macs_.empty() ? KeptCapability::NetAdmin : KeptCapability::None;
 }
 
 Result<void> Machine::pause() {

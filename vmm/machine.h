@@ -10,6 +10,7 @@
 #include "devices/memory_slots.h"
 #include "devices/pci/msi_routing.h"
 #include "devices/pci/pci_root.h"
+#include "devices/vfio/sysfs_binding.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/legacy/serial_8250.h"
 #include "vmm/bus.h"
@@ -114,6 +115,9 @@ private:
     // Macvtaps skiff uses, declared before everything that holds the
     // virtio-net devices so they go last (deleting the interfaces skiff made).
     std::vector<std::unique_ptr<net::Macvtap>> macvtaps_;
+    // The MACs skiff gave VFs (mode=vfio, mac=); the old ones go back with
+    // the macvtaps, for the same reason.
+    std::vector<vfio::VfMacAssignment> vf_macs_;
     // Declared before the buses: the devices on them use these until they
     // are destroyed.
     std::unique_ptr<EventLoop> loop_;

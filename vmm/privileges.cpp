@@ -95,8 +95,8 @@ Result<void> keep_only(uint64_t kept) {
     sets.permitted = kept;
     if (auto done = set_thread_capabilities(sets); !done) {
         return Error::format("dropping privileges: keeping only CAP_NET_ADMIN (to delete the macvtaps skiff created "
-                             "when it exits): {}: give skiff CAP_NET_ADMIN, or pre-create the macvtap (name=) so "
-                             "skiff need not delete it",
+                             "and give VFs their MACs back when it exits): {}: give skiff CAP_NET_ADMIN, or "
+                             "pre-create the macvtap (name=) and leave out mac= on a VF, so skiff need not undo them",
                              done.error().message);
     }
     return {};
@@ -239,7 +239,7 @@ Result<void> drop_privileges(const Privileges& privileges, KeptCapability keep) 
                                               *privileges.gid)
                                 : std::string(),
                  privileges.uid ? (kept != 0 ? ", capabilities: CAP_NET_ADMIN only (to delete the macvtaps skiff "
-                                               "created)"
+                                               "created, to give VFs their MACs back)"
                                              : ", no capabilities")
                                 : std::string());
     return {};

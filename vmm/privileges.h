@@ -16,7 +16,8 @@
 // setresuid to every thread. Capabilities are per thread: with
 // KeptCapability::NetAdmin, the calling thread (and every thread it starts
 // afterwards) keeps exactly CAP_NET_ADMIN in its effective and permitted
-// sets, to delete the macvtaps skiff created when the VM ends; threads that
+// sets, to delete the macvtaps skiff created and give the VFs it set a MAC
+// on (mode=vfio, mac=) their old ones back when the VM ends; threads that
 // existed before (the API server's, the main thread in API mode) lose every
 // capability. Without it, no thread keeps any capability.
 #pragma once

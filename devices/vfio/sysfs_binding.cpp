@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace skiff::vfio {
 
@@ -155,15 +156,117 @@ net::NetlinkMessage vf_mac_request(uint32_t pf_index, uint32_t vf, const net::Ma
     return message;
 }
 
-Result<void> set_vf_mac(VfioHost& host, std::string_view pf, uint32_t vf, const net::MacAddress& mac) {
-    uint32_t index = TRY(host.interface_index(pf));
-    int error = TRY(host.netlink(vf_mac_request(index, vf, mac)));
-    if (error != 0) {
+net::NetlinkMessage vf_info_request(uint32_t pf_index) {
+    net::NetlinkMessage message(RTM_GETLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = static_cast<int>(pf_index);
+    message.append_header(info);
+    message.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
+    return message;
+}
+
+std::optional<net::MacAddress> find_vf_mac(std::span<const uint8_t> link_payload, uint32_t vf) {
+    std::optional<net::MacAddress> found;
+    auto attributes = net::netlink_attributes_after<ifinfomsg>(link_payload);
+    net::for_each_netlink_attribute(attributes, [&](unsigned type, auto list) {
+        if (type != IFLA_VFINFO_LIST) {
+            return;
+        }
+        net::for_each_netlink_attribute(list, [&](unsigned entry_type, auto entry) {
+            if (entry_type != IFLA_VF_INFO) {
+                return;
+            }
+            net::for_each_netlink_attribute(entry, [&](unsigned field, auto payload) {
+                if (field != IFLA_VF_MAC || payload.size() < sizeof(ifla_vf_mac)) {
+                    return;
+                }
+                ifla_vf_mac value;
+                std::memcpy(&value, payload.data(), sizeof(value));
+                if (value.vf == vf) {
+                    net::MacAddress mac;
+                    std::memcpy(mac.bytes.data(), value.mac, mac.bytes.size());
+                    found = mac;
+                }
+            });
+        });
+    });
+    return found;
+}
+
+Result<VfMacAssignment> VfMacAssignment::assign(std::shared_ptr<VfioHost> host, std::string_view pf, uint32_t vf,
+                                                const net::MacAddress& mac) {
+    VfMacAssignment assignment;
+    assignment.pf_ = std::string(pf);
+    assignment.vf_ = vf;
+    assignment.pf_index_ = TRY(host->interface_index(pf));
+    auto current = host->netlink(vf_info_request(assignment.pf_index_));
+    if (current.ok() && current->error == 0 && current->type == RTM_NEWLINK) {
+        assignment.original_ = find_vf_mac(current->payload, vf);
+    }
+    if (!assignment.original_) {
+        spdlog::warn("VF {} of {}: its current MAC could not be read ({}): {} stays set after skiff exits", vf, pf,
+                     !current.ok()            ? current.error().message
+                     : current->error != 0    ? std::string(std::strerror(current->error))
+                                              : std::string("the PF's driver does not report it"),
+                     mac.to_string());
+    }
+    auto answer = TRY(host->netlink(vf_mac_request(assignment.pf_index_, vf, mac)));
+    if (answer.error != 0) {
         return Error::format("setting the MAC of VF {} of {} to {}: {} (the PF's driver must allow it; skiff needs "
                              "CAP_NET_ADMIN)",
-                             vf, pf, mac.to_string(), std::strerror(error));
+                             vf, pf, mac.to_string(), std::strerror(answer.error));
     }
-    return {};
+    if (assignment.original_ && *assignment.original_ != mac) {
+        assignment.host_ = std::move(host);
+        assignment.pending_ = true;
+        assignment.crash_slot_ =
+            assignment.host_->remember_for_crash(vf_mac_request(assignment.pf_index_, vf, *assignment.original_));
+    }
+    return assignment;
+}
+
+VfMacAssignment::VfMacAssignment(VfMacAssignment&& other) noexcept
+    : host_(std::move(other.host_)),
+      pf_(std::move(other.pf_)),
+      pf_index_(other.pf_index_),
+      vf_(other.vf_),
+      original_(other.original_),
+      pending_(std::exchange(other.pending_, false)),
+      crash_slot_(std::exchange(other.crash_slot_, std::nullopt)) {}
+
+VfMacAssignment& VfMacAssignment::operator=(VfMacAssignment&& other) noexcept {
+    if (this != &other) {
+        restore();
+        host_ = std::move(other.host_);
+        pf_ = std::move(other.pf_);
+        pf_index_ = other.pf_index_;
+        vf_ = other.vf_;
+        original_ = other.original_;
+        pending_ = std::exchange(other.pending_, false);
+        crash_slot_ = std::exchange(other.crash_slot_, std::nullopt);
+    }
+    return *this;
+}
+
+void VfMacAssignment::restore() {
+    if (!pending_) {
+        return;
+    }
+    pending_ = false;
+    if (crash_slot_) {
+        host_->forget_for_crash(*crash_slot_);
+        crash_slot_.reset();
+    }
+    auto answer = host_->netlink(vf_mac_request(pf_index_, vf_, *original_));
+    if (!answer.ok() || answer->error != 0) {
+        spdlog::warn("VF {} of {}: giving back its MAC {}: {}: restore it with 'ip link set {} vf {} mac {}'", vf_, pf_,
+                     original_->to_string(),
+                     answer.ok() ? std::string(std::strerror(answer->error)) : answer.error().message, pf_, vf_,
+                     original_->to_string());
+        return;
+    }
+    spdlog::info("VF {} of {}: MAC {} given back", vf_, pf_, original_->to_string());
 }
 
 Result<DriverBinding> DriverBinding::bind_to_vfio_pci(std::shared_ptr<VfioHost> host, std::string address) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -53,7 +54,50 @@ std::string pci_device_path(std::string_view address);  // "sys/bus/pci/devices/
 // The VF's MAC, set through its PF: RTM_SETLINK on the PF with
 // IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_MAC {vf, mac} } }.
 [[nodiscard]] net::NetlinkMessage vf_mac_request(uint32_t pf_index, uint32_t vf, const net::MacAddress& mac);
-[[nodiscard]] Result<void> set_vf_mac(VfioHost& host, std::string_view pf, uint32_t vf, const net::MacAddress& mac);
+// Reading it: RTM_GETLINK on the PF with IFLA_EXT_MASK RTEXT_FILTER_VF
+// (statistics skipped); the answer's RTM_NEWLINK carries the same nesting.
+[[nodiscard]] net::NetlinkMessage vf_info_request(uint32_t pf_index);
+// VF `vf`'s MAC in an RTM_NEWLINK payload (ifinfomsg, then attributes), or
+// nullopt when the PF's driver did not report it.
+[[nodiscard]] std::optional<net::MacAddress> find_vf_mac(std::span<const uint8_t> link_payload, uint32_t vf);
+
+// A MAC skiff gave a VF (mac=), and the one it had before, given back when
+// this is destroyed or restore() is called - and, should skiff die of a
+// crash signal, by the handler of net/created_links.h, which sends the
+// ready-built request. Reading the old MAC needs a PF driver that reports
+// its VFs (all SR-IOV drivers do); when it cannot be read, the new MAC is
+// set anyway and a warning says it will stay.
+class VfMacAssignment final {
+public:
+    [[nodiscard]] static Result<VfMacAssignment> assign(std::shared_ptr<VfioHost> host, std::string_view pf,
+                                                        uint32_t vf, const net::MacAddress& mac);
+
+    VfMacAssignment() = default;
+    ~VfMacAssignment() { restore(); }
+    VfMacAssignment(VfMacAssignment&& other) noexcept;
+    VfMacAssignment& operator=(VfMacAssignment&& other) noexcept;
+    VfMacAssignment(const VfMacAssignment&) = delete;
+    VfMacAssignment& operator=(const VfMacAssignment&) = delete;
+
+    // Gives the VF its old MAC back (idempotent); problems are logged, not
+    // returned: this runs on teardown paths. Sends one rtnetlink request,
+    // by the PF's index (no name lookup: it runs under the event loop's
+    // seccomp filter).
+    void restore();
+
+    // Whether restore() has something to do.
+    [[nodiscard]] bool pending() const { return pending_; }
+    [[nodiscard]] const std::optional<net::MacAddress>& original() const { return original_; }
+
+private:
+    std::shared_ptr<VfioHost> host_;
+    std::string pf_;
+    uint32_t pf_index_ = 0;
+    uint32_t vf_ = 0;
+    std::optional<net::MacAddress> original_;
+    bool pending_ = false;
+    std::optional<size_t> crash_slot_;  // in net::CreatedLinks, while pending_
+};
 
 class DriverBinding final {
 public:

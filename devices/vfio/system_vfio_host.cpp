@@ -1,5 +1,7 @@
 #include "devices/vfio/vfio_host.h"
 
+#include "net/created_links.h"
+
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -130,7 +132,13 @@ public:
         return static_cast<uint32_t>(index);
     }
 
-    Result<int> netlink(const net::NetlinkMessage& message) override { return net::netlink_transact(message); }
+    Result<net::NetlinkAnswer> netlink(const net::NetlinkMessage& message) override {
+        return net::netlink_query(message);
+    }
+    std::optional<size_t> remember_for_crash(const net::NetlinkMessage& message) override {
+        return net::CreatedLinks::remember(message);
+    }
+    void forget_for_crash(size_t slot) override { net::CreatedLinks::forget(slot); }
 
 private:
     [[nodiscard]] std::string full(std::string_view path) const {

@@ -182,6 +182,7 @@ VfioDevice::~VfioDevice() {
     device_.reset();
     group_.reset();
     container_.reset();
+    vf_mac_.restore();
     binding_.restore();
 }
 
@@ -276,6 +277,7 @@ Result<std::unique_ptr<VfioDevice>> open_passthrough(std::shared_ptr<VfioHost> h
     if (!host->exists("dev/vfio/vfio")) {
         return Error{"/dev/vfio/vfio not found: modprobe vfio-pci"};
     }
+    VfMacAssignment vf_mac;  // given back if anything below fails
     if (request.mac) {
         std::string pf = request.pf;
         uint32_t vf = request.vf.value_or(0);
@@ -284,12 +286,14 @@ Result<std::unique_ptr<VfioDevice>> open_passthrough(std::shared_ptr<VfioHost> h
             pf = found.first;
             vf = found.second;
         }
-        TRY(set_vf_mac(*host, pf, vf, *request.mac));
-        spdlog::info("{}: VF {} of {} has MAC {}", address, vf, pf, request.mac->to_string());
+        vf_mac = TRY(VfMacAssignment::assign(host, pf, vf, *request.mac));
+        spdlog::info("{}: VF {} of {} has MAC {} (was {})", address, vf, pf, request.mac->to_string(),
+                     vf_mac.original() ? vf_mac.original()->to_string() : "unknown");
     }
     DriverBinding binding = TRY(DriverBinding::bind_to_vfio_pci(host, address));
     TRY(check_group_viable(*host, group, address));
     auto device = TRY(VfioDevice::open(std::move(host), std::move(binding), group));
+    device->hold_vf_mac(std::move(vf_mac));
     spdlog::info("{}: VFIO device in IOMMU group {}, {} regions, {} IRQ indexes", address, group,
                  device->info().num_regions, device->info().num_irqs);
     return device;

@@ -63,6 +63,12 @@ public:
     void before_release(std::function<void()> undo) { before_release_.push_back(std::move(undo)); }
 
     [[nodiscard]] const std::string& address() const { return binding_.address(); }
+    // The VF MAC open_passthrough() set (mac=), for an owner that must give
+    // it back at a moment of its choosing (the Machine: at the end of its
+    // run, from the thread that kept CAP_NET_ADMIN). Otherwise it is given
+    // back when the device goes, after its fds are closed.
+    void hold_vf_mac(VfMacAssignment vf_mac) { vf_mac_ = std::move(vf_mac); }
+    [[nodiscard]] VfMacAssignment take_vf_mac() { return std::move(vf_mac_); }
     [[nodiscard]] uint32_t group() const { return group_number_; }
     [[nodiscard]] int group_fd() const { return group_.get(); }
     [[nodiscard]] const vfio_device_info& info() const { return info_; }
@@ -94,6 +100,8 @@ private:
     // Destroyed last: the function goes back to its driver after every fd
     // below is closed.
     DriverBinding binding_;
+    // The VF's old MAC goes back before its driver takes it back.
+    VfMacAssignment vf_mac_;
     UniqueFd container_;
     UniqueFd group_;
     UniqueFd device_;

@@ -5,7 +5,8 @@
 //     "sys/bus/pci/devices/0000:03:10.2/iommu_group";
 //   - /dev/vfio/vfio and /dev/vfio/N, their ioctls, pread/pwrite at a
 //     region's offset and mmap of a region;
-//   - the one rtnetlink request VF set-up makes (the VF's MAC, through the PF).
+//   - the rtnetlink requests VF set-up makes (reading and setting the VF's
+//     MAC, through the PF).
 // No policy here: the callers (sysfs_binding.h, vfio_device.h) decide.
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,9 +52,13 @@ public:
     [[nodiscard]] virtual Result<MemoryMapping> mmap(int fd, uint64_t size, uint64_t offset) = 0;
 
     // rtnetlink: the interface index of a host interface, and one request
-    // (0 or the positive errno the kernel answered).
+    // with the kernel's answer (net::netlink_query).
     [[nodiscard]] virtual Result<uint32_t> interface_index(std::string_view name) const = 0;
-    [[nodiscard]] virtual Result<int> netlink(const net::NetlinkMessage& message) = 0;
+    [[nodiscard]] virtual Result<net::NetlinkAnswer> netlink(const net::NetlinkMessage& message) = 0;
+    // A request to send should skiff die of a crash signal
+    // (net::CreatedLinks), and dropping it again.
+    [[nodiscard]] virtual std::optional<size_t> remember_for_crash(const net::NetlinkMessage& message) = 0;
+    virtual void forget_for_crash(size_t slot) = 0;
 };
 
 // The real thing: the filesystem under `root` (sysfs at root/sys, device

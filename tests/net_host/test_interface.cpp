@@ -1,12 +1,20 @@
 #include <linux/if_tun.h>
 // Host-side interface helpers and open_tap() (NetConfig → Tap) against the
 // real kernel, in a private network namespace per test case.
+#include "devices/vfio/sysfs_binding.h"
 #include "net/interface.h"
 #include "net/net_config.h"
+#include "net/netlink.h"
 #include "net/tap_setup.h"
 #include "net_test_support.h"
 
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
+
+#include <cstring>
 
 using namespace skiff;
 using namespace skiff::test;
@@ -118,4 +126,62 @@ TEST_CASE("fd= through open_tap", "[interface][fd]") {
     CHECK(tap->name() == "skfd0");
     CHECK(REQUIRE_OK(net::interface_mtu("skfd0")) == 1400);
     CHECK(REQUIRE_OK(net::is_link_up("skfd0")));
+}
+
+TEST_CASE("netlink_query: the kernel's RTM_NEWLINK for a link, and its errno for a missing one", "[interface][netlink]") {
+    fresh_namespace();
+    auto tap = open_from("mode=tap,ifname=skt0");
+    auto link = REQUIRE_OK(net::query_link("skt0"));
+
+    net::NetlinkMessage request(RTM_GETLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = static_cast<int>(link.index);
+    request.append_header(info);
+    request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    auto answer = REQUIRE_OK(net::netlink_query(request));
+    CHECK(answer.error == 0);
+    CHECK(answer.type == RTM_NEWLINK);
+    REQUIRE(answer.payload.size() >= sizeof(ifinfomsg));
+    ifinfomsg reply{};
+    std::memcpy(&reply, answer.payload.data(), sizeof(reply));
+    CHECK(reply.ifi_index == static_cast<int>(link.index));
+    std::string name;
+    net::for_each_netlink_attribute(net::netlink_attributes_after<ifinfomsg>(answer.payload),
+                                    [&](unsigned type, auto payload) {
+                                        if (type == IFLA_IFNAME) {
+                                            name.assign(payload.begin(), payload.end());
+                                            name.resize(::strnlen(name.c_str(), name.size()));
+                                        }
+                                    });
+    CHECK(name == "skt0");
+
+    info.ifi_index = 999999;
+    net::NetlinkMessage missing(RTM_GETLINK, 0);
+    missing.append_header(info);
+    auto none = REQUIRE_OK(net::netlink_query(missing));
+    CHECK(none.error == ENODEV);
+    CHECK(none.type == 0);
+    CHECK(none.payload.empty());
+}
+
+TEST_CASE("a VF MAC on a link without VFs: nothing to read, the kernel's refusal in one line", "[interface][vfio]") {
+    fresh_namespace();
+    auto tap = open_from("mode=tap,ifname=skt0");
+    auto index = REQUIRE_OK(net::query_link("skt0")).index;
+    auto host = vfio::make_system_vfio_host();
+    // The real kernel answers the VF-information request; a tap has no VFs.
+    auto answer = REQUIRE_OK(host->netlink(vfio::vf_info_request(index)));
+    CHECK(answer.error == 0);
+    CHECK(answer.type == RTM_NEWLINK);
+    CHECK_FALSE(vfio::find_vf_mac(answer.payload, 0).has_value());
+
+    auto mac = REQUIRE_OK(net::MacAddress::parse("02:00:00:00:00:02"));
+    auto assigned = vfio::VfMacAssignment::assign(host, "skt0", 0, mac);
+    REQUIRE_FALSE(assigned.ok());
+    CHECK_THAT(assigned.error().message,
+               Catch::StartsWith("setting the MAC of VF 0 of skt0 to 02:00:00:00:00:02: ") &&
+                   Catch::EndsWith("(the PF's driver must allow it; skiff needs CAP_NET_ADMIN)"));
+    INFO(assigned.error().message);
+    CHECK(REQUIRE_OK(net::interface_mac("skt0")) != mac);  // the link itself is untouched
 }

@@ -16,6 +16,8 @@
 #include "devices/vfio/vfio_host.h"
 
 #include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <linux/vfio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -127,6 +129,8 @@ public:
         link(std::string("sys/bus/pci/devices/") + kSiblingAddress + "/physfn", std::string("../") + kPfAddress);
         link("sys/class/net/eth1/device", std::string("../../../bus/pci/devices/") + kPfAddress);
         interfaces["eth1"] = 7;
+        vf_macs[0] = *net::MacAddress::parse("52:54:00:aa:00:00");
+        vf_macs[1] = *net::MacAddress::parse("00:00:00:00:00:00");
         write_text("dev/vfio/vfio", "");
     }
     std::optional<std::string> driver_of(const std::string& address) const {
@@ -451,13 +455,76 @@ public:
         }
         return it->second;
     }
-    Result<int> netlink(const net::NetlinkMessage& message) override {
-        auto bytes = message.bytes();
-        netlink_requests.emplace_back(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                      reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
-        sysfs_log.push_back("netlink");
-        return netlink_answer;
+    // rtnetlink as a PF (index 7) whose driver keeps a MAC per VF:
+    // RTM_SETLINK with IFLA_VF_MAC sets one (unless netlink_answer is an
+    // errno), RTM_GETLINK answers RTM_NEWLINK with every VF's MAC (none
+    // when reports_vf_macs is false).
+    Result<net::NetlinkAnswer> netlink(const net::NetlinkMessage& message) override {
+        auto raw = message.bytes();
+        std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+        netlink_requests.emplace_back(bytes.begin(), bytes.end());
+        nlmsghdr header;
+        std::memcpy(&header, bytes.data(), sizeof(header));
+        ifinfomsg info;
+        std::memcpy(&info, bytes.data() + NLMSG_HDRLEN, sizeof(info));
+        sysfs_log.push_back(header.nlmsg_type == RTM_GETLINK ? "netlink get" : "netlink set");
+        net::NetlinkAnswer answer;
+        answer.error = netlink_answer;
+        if (netlink_answer != 0) {
+            return answer;
+        }
+        if (info.ifi_index != 7) {
+            answer.error = ENODEV;
+            return answer;
+        }
+        if (header.nlmsg_type == RTM_GETLINK) {
+            net::NetlinkMessage reply(RTM_NEWLINK, 0);
+            reply.append_header(info);
+            if (reports_vf_macs) {
+                size_t list = reply.begin_nested(IFLA_VFINFO_LIST);
+                for (const auto& [vf, mac] : vf_macs) {
+                    size_t entry = reply.begin_nested(IFLA_VF_INFO);
+                    ifla_vf_vlan vlan{};  // another attribute first, as real drivers send
+                    vlan.vf = vf;
+                    reply.put(IFLA_VF_VLAN, std::as_bytes(std::span<const ifla_vf_vlan, 1>(&vlan, 1)));
+                    ifla_vf_mac value{};
+                    value.vf = vf;
+                    std::memcpy(value.mac, mac.bytes.data(), mac.bytes.size());
+                    reply.put(IFLA_VF_MAC, std::as_bytes(std::span<const ifla_vf_mac, 1>(&value, 1)));
+                    reply.end_nested(entry);
+                }
+                reply.end_nested(list);
+            }
+            auto reply_bytes = reply.bytes();
+            answer.type = RTM_NEWLINK;
+            answer.payload.assign(reinterpret_cast<const uint8_t*>(reply_bytes.data()) + NLMSG_HDRLEN,
+                                  reinterpret_cast<const uint8_t*>(reply_bytes.data()) + reply_bytes.size());
+            return answer;
+        }
+        auto attributes = bytes.subspan(NLMSG_SPACE(sizeof(ifinfomsg)));
+        net::for_each_netlink_attribute(attributes, [&](unsigned, auto list) {
+            net::for_each_netlink_attribute(list, [&](unsigned, auto entry) {
+                net::for_each_netlink_attribute(entry, [&](unsigned field, auto payload) {
+                    if (field == IFLA_VF_MAC && payload.size() >= sizeof(ifla_vf_mac)) {
+                        ifla_vf_mac value;
+                        std::memcpy(&value, payload.data(), sizeof(value));
+                        net::MacAddress mac;
+                        std::memcpy(mac.bytes.data(), value.mac, mac.bytes.size());
+                        vf_macs[value.vf] = mac;
+                    }
+                });
+            });
+        });
+        return answer;
     }
+
+    std::optional<size_t> remember_for_crash(const net::NetlinkMessage& message) override {
+        auto raw = message.bytes();
+        crash_requests[next_crash_slot] = std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()),
+                                                               reinterpret_cast<const uint8_t*>(raw.data()) + raw.size());
+        return next_crash_slot++;
+    }
+    void forget_for_crash(size_t slot) override { crash_requests.erase(slot); }
 
     // --- the fake VF's configuration space -----------------------------
     void set16(size_t at, uint16_t value) {
@@ -512,6 +579,10 @@ public:
     std::vector<std::string> mmap_log;
     std::vector<std::vector<uint8_t>> netlink_requests;
     int netlink_answer = 0;
+    std::map<uint32_t, net::MacAddress> vf_macs;  // of PF eth1's VFs
+    std::map<size_t, std::vector<uint8_t>> crash_requests;  // remembered, not forgotten yet
+    size_t next_crash_slot = 0;
+    bool reports_vf_macs = true;
     bool type1v2 = true;
     bool group_viable = true;
     bool container_set = false;

@@ -7,7 +7,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
+#include <string_view>
 
 using namespace skiff;
 using namespace skiff::vfio;
@@ -182,8 +184,71 @@ TEST_CASE("the VF MAC request is RTM_SETLINK on the PF with IFLA_VFINFO_LIST/IFL
     CHECK(std::equal(mac.bytes.begin(), mac.bytes.end(), found->mac));
 }
 
+namespace {
+
+net::MacAddress mac_of(std::string_view text) { return *net::MacAddress::parse(text); }
+
+uint16_t message_type(const std::vector<uint8_t>& bytes) {
+    nlmsghdr header;
+    std::memcpy(&header, bytes.data(), sizeof(header));
+    return header.nlmsg_type;
+}
+
+// Where `entry` first appears in the fake's log (its size when absent).
+size_t log_position(const std::vector<std::string>& log, std::string_view entry) {
+    return static_cast<size_t>(std::find(log.begin(), log.end(), entry) - log.begin());
+}
+
+}  // namespace
+
+TEST_CASE("the VF info request is RTM_GETLINK on the PF asking for VF information without statistics", "[vfio]") {
+    auto message = vf_info_request(7);
+    auto raw = message.bytes();
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+    nlmsghdr header;
+    std::memcpy(&header, bytes.data(), sizeof(header));
+    CHECK(header.nlmsg_type == RTM_GETLINK);
+    CHECK((header.nlmsg_flags & NLM_F_DUMP) == 0);
+    ifinfomsg info;
+    std::memcpy(&info, bytes.data() + NLMSG_HDRLEN, sizeof(info));
+    CHECK(info.ifi_index == 7);
+    std::optional<uint32_t> mask;
+    net::for_each_netlink_attribute(bytes.subspan(NLMSG_SPACE(sizeof(ifinfomsg))), [&](unsigned type, auto payload) {
+        if (type == IFLA_EXT_MASK && payload.size() == 4) {
+            uint32_t value;
+            std::memcpy(&value, payload.data(), sizeof(value));
+            mask = value;
+        }
+    });
+    CHECK(mask == (RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS));
+}
+
+TEST_CASE("find_vf_mac reads one VF's MAC from an RTM_NEWLINK and nothing from a malformed one", "[vfio]") {
+    auto host = standard();
+    host->vf_macs[2] = mac_of("02:00:00:00:00:22");
+    host->vf_macs[5] = mac_of("02:00:00:00:00:55");
+    auto answer = host->netlink(vf_info_request(7));
+    REQUIRE(answer.ok());
+    REQUIRE(answer->type == RTM_NEWLINK);
+    const auto& payload = answer->payload;
+    CHECK(find_vf_mac(payload, 0) == mac_of("52:54:00:aa:00:00"));
+    CHECK(find_vf_mac(payload, 1) == mac_of("00:00:00:00:00:00"));
+    CHECK(find_vf_mac(payload, 2) == mac_of("02:00:00:00:00:22"));
+    CHECK(find_vf_mac(payload, 5) == mac_of("02:00:00:00:00:55"));
+    CHECK_FALSE(find_vf_mac(payload, 3));
+    // Every truncation: no crash, and no MAC made up from partial bytes.
+    for (size_t length = 0; length < payload.size(); ++length) {
+        auto found = find_vf_mac(std::span<const uint8_t>(payload.data(), length), 5);
+        CHECK((!found || *found == mac_of("02:00:00:00:00:55")));
+    }
+    host->reports_vf_macs = false;
+    auto silent = host->netlink(vf_info_request(7));
+    REQUIRE(silent.ok());
+    CHECK_FALSE(find_vf_mac(silent->payload, 0));
+}
+
 TEST_CASE("mac= is set through the PF before the VF is bound, by pf/vf or by address", "[vfio]") {
-    auto mac = *net::MacAddress::parse("02:00:00:00:00:02");
+    auto mac = mac_of("02:00:00:00:00:02");
     for (bool by_address : {false, true}) {
         auto host = standard();
         PassthroughRequest request;
@@ -194,14 +259,24 @@ TEST_CASE("mac= is set through the PF before the VF is bound, by pf/vf or by add
             request.vf = 1;
         }
         request.mac = mac;
-        host->fail_get_device_fd = true;  // stop after binding: only the order matters here
-        (void)open_passthrough(host, request);
-        REQUIRE(host->netlink_requests.size() == 1);
-        REQUIRE(!host->sysfs_log.empty());
-        CHECK(host->sysfs_log.front() == "netlink");
-        ifinfomsg info;
-        std::memcpy(&info, host->netlink_requests[0].data() + NLMSG_HDRLEN, sizeof(info));
-        CHECK(info.ifi_index == 7);
+        host->fail_get_device_fd = true;  // fail after binding
+        auto failed = open_passthrough(host, request);
+        REQUIRE(!failed.ok());
+        // Read the old MAC, set the new one, all before the first sysfs write.
+        REQUIRE(host->netlink_requests.size() == 3);
+        REQUIRE(host->sysfs_log.size() > 2);
+        CHECK(host->sysfs_log[0] == "netlink get");
+        CHECK(host->sysfs_log[1] == "netlink set");
+        for (const auto& bytes : host->netlink_requests) {
+            ifinfomsg info;
+            std::memcpy(&info, bytes.data() + NLMSG_HDRLEN, sizeof(info));
+            CHECK(info.ifi_index == 7);
+        }
+        // The set-up failed: the VF has its old MAC again and its driver back.
+        CHECK(message_type(host->netlink_requests[2]) == RTM_SETLINK);
+        CHECK(host->vf_macs[1] == mac_of("00:00:00:00:00:00"));
+        CHECK(host->driver_of(test::kSiblingAddress) == "ixgbevf");
+        CHECK(host->crash_requests.empty());
     }
     auto host = standard();
     host->netlink_answer = EPERM;
@@ -209,4 +284,70 @@ TEST_CASE("mac= is set through the PF before the VF is bound, by pf/vf or by add
     REQUIRE(!refused.ok());
     CHECK_THAT(refused.error().message, Catch::StartsWith("setting the MAC of VF 0 of eth1 to 02:00:00:00:00:02"));
     CHECK(host->driver_of(test::kVfAddress) == "ixgbevf");
+    CHECK(host->crash_requests.empty());
+}
+
+TEST_CASE("the VF's old MAC goes back after its fds close and before its driver takes it back", "[vfio]") {
+    auto host = standard();
+    auto mac = mac_of("02:00:00:00:00:02");
+    auto device = open_passthrough(host, PassthroughRequest{.address = "", .pf = "eth1", .vf = 0, .mac = mac});
+    REQUIRE(device.ok());
+    CHECK(host->vf_macs[0] == mac);
+    // While it is set, the crash handler holds the request that undoes it.
+    REQUIRE(host->crash_requests.size() == 1);
+    auto undo_request = vf_mac_request(7, 0, mac_of("52:54:00:aa:00:00"));
+    auto undo = undo_request.bytes();
+    auto undo_bytes = reinterpret_cast<const uint8_t*>(undo.data());
+    CHECK(host->crash_requests.begin()->second == std::vector<uint8_t>(undo_bytes, undo_bytes + undo.size()));
+    host->sysfs_log.clear();
+    device->reset();
+    CHECK(host->vf_macs[0] == mac_of("52:54:00:aa:00:00"));
+    CHECK(host->crash_requests.empty());
+    size_t mac_back = log_position(host->sysfs_log, "netlink set");
+    size_t driver_back = log_position(host->sysfs_log, "sys/bus/pci/drivers_probe=" + std::string(test::kVfAddress));
+    CHECK(mac_back < host->sysfs_log.size());
+    CHECK(driver_back < host->sysfs_log.size());
+    CHECK(mac_back < driver_back);
+    CHECK(host->driver_of(test::kVfAddress) == "ixgbevf");
+}
+
+TEST_CASE("take_vf_mac hands the restore to the caller: the device no longer does it", "[vfio]") {
+    auto host = standard();
+    auto mac = mac_of("02:00:00:00:00:02");
+    auto device = open_passthrough(host, PassthroughRequest{.address = "", .pf = "eth1", .vf = 0, .mac = mac});
+    REQUIRE(device.ok());
+    VfMacAssignment taken = (*device)->take_vf_mac();
+    CHECK(taken.pending());
+    device->reset();
+    CHECK(host->vf_macs[0] == mac);
+    CHECK(host->crash_requests.size() == 1);
+    taken.restore();
+    CHECK_FALSE(taken.pending());
+    CHECK(host->vf_macs[0] == mac_of("52:54:00:aa:00:00"));
+    CHECK(host->crash_requests.empty());
+    size_t requests = host->netlink_requests.size();
+    taken.restore();  // idempotent
+    CHECK(host->netlink_requests.size() == requests);
+}
+
+TEST_CASE("a VF MAC with nothing to give back: the same MAC, or an old one the driver does not report", "[vfio]") {
+    auto host = standard();
+    {
+        auto same = VfMacAssignment::assign(host, "eth1", 0, mac_of("52:54:00:aa:00:00"));
+        REQUIRE(same.ok());
+        CHECK_FALSE(same->pending());
+        CHECK(host->crash_requests.empty());
+    }
+    host->reports_vf_macs = false;
+    size_t before = host->netlink_requests.size();
+    {
+        auto unknown = VfMacAssignment::assign(host, "eth1", 0, mac_of("02:00:00:00:00:09"));
+        REQUIRE(unknown.ok());
+        CHECK_FALSE(unknown->pending());
+        CHECK_FALSE(unknown->original());
+    }
+    CHECK(host->netlink_requests.size() == before + 2);  // read, set; nothing at destruction
+    CHECK(host->vf_macs[0] == mac_of("02:00:00:00:00:09"));
+    auto no_pf = VfMacAssignment::assign(host, "eth9", 0, mac_of("02:00:00:00:00:09"));
+    REQUIRE(!no_pf.ok());
 }
