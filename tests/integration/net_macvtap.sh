@@ -64,29 +64,18 @@ in_ns "$peer_ns" ip neigh flush dev vethB
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 
 # crash_and_check NAME WHO: boots, then sends CRASH_SIGNAL to WHO
-# ("process": kill(2), or "vcpu": tgkill to skiff-vcpu0); skiff must die
-# of it and leave no macvtap.
+# ("process": kill(2), or "vCPU thread": tgkill to skiff-vcpu0); skiff must
+# die of it and leave no macvtap.
 crash_and_check() {
-    local name=$1 who=$2 signal_number tid="" task
+    local name=$1 who=$2 signal_number tid
     signal_number=$(kill -l "$CRASH_SIGNAL")
     boot "$name"
     ping_ok "$peer_ns" 10.0.7.2 5 56
-    if [ "$who" = vcpu ]; then
-        for task in /proc/"$skiff_pid"/task/*; do
-            [ "$(cat "$task/comm" 2>/dev/null)" = skiff-vcpu0 ] && tid=${task##*/}
-        done
-        [ -n "$tid" ] || fail "no thread named skiff-vcpu0 in skiff $skiff_pid"
-        # Its filter is on: the crash clean-up runs under it.
-        [ "$(awk '/^Seccomp:/ {print $2}' /proc/"$skiff_pid"/task/"$tid"/status)" = 2 ] ||
-            fail "vCPU thread $tid has no seccomp filter"
-        python3 -c 'import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_tgkill = 234  # x86_64
-pid, tid, sig = (int(arg) for arg in sys.argv[1:])
-sys.exit(0 if libc.syscall(SYS_tgkill, pid, tid, sig) == 0 else ctypes.get_errno())' \
-            "$skiff_pid" "$tid" "$signal_number" || fail "tgkill($skiff_pid, $tid, SIG$CRASH_SIGNAL) failed"
-    else
+    if [ "$who" = process ]; then
         kill -"$CRASH_SIGNAL" "$skiff_pid"
+    else
+        tid=$(crash_thread "$skiff_pid" skiff-vcpu0 "$CRASH_SIGNAL")
+        who="vCPU thread (skiff-vcpu0, thread $tid, seccomp on)"
     fi
     set +e
     wait "$skiff_pid"
@@ -95,7 +84,7 @@ sys.exit(0 if libc.syscall(SYS_tgkill, pid, tid, sig) == 0 else ctypes.get_errno
     [ "$status" -eq $((128 + signal_number)) ] ||
         { show_skiff "$name"; fail "skiff exited $status after SIG$CRASH_SIGNAL to the $who (expected $((128 + signal_number)))"; }
     [ -z "$(macvtaps)" ] || fail "macvtap $(macvtaps) left behind after SIG$CRASH_SIGNAL to the $who"
-    echo "  SIG$CRASH_SIGNAL to the $who${tid:+ (skiff-vcpu0, thread $tid, seccomp on)}: died of it ($status), macvtap deleted"
+    echo "  SIG$CRASH_SIGNAL to the $who: died of it ($status), macvtap deleted"
     # The next skiff's guest has another default MAC (it derives from
     # skiff's pid): forget this one's.
     in_ns "$peer_ns" ip neigh flush dev vethB
