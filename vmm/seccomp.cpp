@@ -2,6 +2,7 @@
 
 #include "devices/vfio/vfio_abi.h"
 #include "devices/virtio/vhost/vhost_abi.h"
+#include "net/created_links.h"
 #include "vmm/exit_status.h"
 #include "vmm/kvm_abi.h"
 #include "vmm/unique_fd.h"
@@ -24,6 +25,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -150,6 +152,26 @@ void add_device_work(std::vector<Rule>& rules) {
     add_ioctls(rules, device_ioctls());
 }
 
+// The crash clean-up handler (net/created_links.h) may run on any thread:
+// it send()s the prepared RTM_DELLINK requests on the crash socket
+// CreatedLinks opened with the first macvtap skiff created (before the
+// filters are built: Machine::build creates the macvtaps). glibc's send()
+// is sendto(fd, buf, len, flags, NULL, 0): allowed on that fd only, where
+// the kind does not already allow sendto on any fd (the event loop, for
+// its own rtnetlink socket; the API thread, for its connections).
+void add_crash_clean_up(std::vector<Rule>& rules) {
+    int crash_socket = net::CreatedLinks::crash_socket();
+    if (crash_socket < 0) {
+        return;
+    }
+    bool any_fd = std::any_of(rules.begin(), rules.end(), [](const Rule& rule) {
+        return rule.syscall == SCMP_SYS(sendto) && rule.conditions.empty();
+    });
+    if (!any_fd) {
+        rules.push_back(Rule{SCMP_SYS(sendto), {arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(crash_socket))}});
+    }
+}
+
 std::vector<Rule> rules_for(ThreadKind kind) {
     std::vector<Rule> rules;
     add_common(rules);
@@ -183,6 +205,7 @@ std::vector<Rule> rules_for(ThreadKind kind) {
                         SCMP_SYS(shutdown), SCMP_SYS(fcntl), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt)});
             break;
     }
+    add_crash_clean_up(rules);
     return rules;
 }
 
@@ -320,10 +343,12 @@ Result<Program> build_filter(ThreadKind kind) {
             return failed;
         }
     }
-    // The crash clean-up handler (net/created_links.h) opens a netlink
-    // socket: refused quietly, so that a crash on a filtered thread still
-    // ends in its own signal (the interfaces are then left behind). Any
-    // other socket() traps.
+    // A netlink socket() is refused quietly (EPERM) on the vcpu and api
+    // threads, any other socket() traps. The crash clean-up handler
+    // (net/created_links.h) opens one only for a request that cannot go on
+    // its crash socket (that socket could not be opened, or it belongs to
+    // another network namespace): refused quietly, a crash there still ends
+    // in its own signal, and that interface is left behind.
     // (The event loop may open an rtnetlink socket itself: see rules_for.)
     if (int error = kind == ThreadKind::EventLoop
                         ? 0

@@ -47,7 +47,8 @@ struct Program {
 
 // Builds `kind`'s filter with libseccomp (allocates: call it before any
 // fork whose child should only load). Also prepares the SIGSYS handler's
-// name table.
+// name table. Reads net::CreatedLinks::crash_socket() now: once skiff
+// created a macvtap, every kind may send() on that fd (the crash clean-up).
 Result<Program> build_filter(ThreadKind kind);
 // Installs the SIGSYS handler and loads `program` on the calling thread
 // (PR_SET_NO_NEW_PRIVS, then seccomp(SECCOMP_SET_MODE_FILTER) without
@@ -62,7 +63,8 @@ Result<void> install_if_armed(ThreadKind kind);
 
 // How many distinct system calls `kind` may make (some only with given
 // arguments: ioctl by request, mmap/mprotect without PROT_EXEC, tgkill by
-// signal).
+// signal, sendto on a vcpu thread by fd), as build_filter would build it
+// now (the vcpu kind has one more, sendto, when there is a crash socket).
 std::size_t allow_list_size(ThreadKind kind);
 
 }  // namespace skiff::seccomp

@@ -44,8 +44,6 @@ void VcpuRunner::start(bool seccomp_filter) {
     thread_ = std::thread([this] { loop(); });
     handle_ = thread_.native_handle();
     state_ = ThreadState::Running;
-    std::string name = fmt::format("skiff-vcpu{}", vcpu_.index());
-    ::pthread_setname_np(handle_, name.c_str());
 }
 
 void VcpuRunner::kick() {
@@ -94,6 +92,10 @@ void VcpuRunner::resume() {
 }
 
 void VcpuRunner::loop() {
+    // Named by itself (prctl): naming another thread goes through
+    // /proc/self/task/TID/comm, which a process no longer dumpable after
+    // --uid cannot open (the thread kept its creator's name, skiff-vmm).
+    ::pthread_setname_np(::pthread_self(), fmt::format("skiff-vcpu{}", vcpu_.index()).c_str());
     // The kick signal must reach this thread even if the creator blocked it.
     sigset_t set;
     sigemptyset(&set);

@@ -101,6 +101,27 @@ stop_skiff() {
     [ "$status" -eq 0 ] || fail "skiff exited $status after SIGTERM (expected 0)"
 }
 
+# crash_thread PID NAME SIGNAL: sends SIGNAL (ABRT, SEGV, ...) to skiff's
+# thread NAME (its comm: skiff-vcpu0, skiff-api, ...) with tgkill, so that
+# this thread takes it (kill(2) is for the process: the main thread would),
+# after checking its seccomp filter is on. Prints the thread id.
+crash_thread() {
+    local pid=$1 name=$2 tid="" task
+    for task in /proc/"$pid"/task/*; do
+        [ "$(cat "$task/comm" 2>/dev/null)" = "$name" ] && tid=${task##*/}
+    done
+    [ -n "$tid" ] || fail "no thread named $name in skiff $pid"
+    [ "$(awk '/^Seccomp:/ {print $2}' /proc/"$pid"/task/"$tid"/status)" = 2 ] ||
+        fail "thread $name ($tid) has no seccomp filter"
+    python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_tgkill = 234  # x86_64
+pid, tid, sig = (int(arg) for arg in sys.argv[1:])
+sys.exit(0 if libc.syscall(SYS_tgkill, pid, tid, sig) == 0 else ctypes.get_errno())' \
+        "$pid" "$tid" "$(kill -l "$3")" || fail "tgkill($pid, $tid, SIG$3) failed"
+    echo "$tid"
+}
+
 # ping_ok NS ADDRESS COUNT SIZE: every echo answered.
 ping_ok() {
     local result

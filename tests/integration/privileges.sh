@@ -7,6 +7,8 @@
 #     four fields), no capability (the tap) or only CAP_NET_ADMIN (the
 #     macvtap, to delete it at the end); /proc/PID/root is the directory;
 #     SIGTERM ends skiff with status 0 and no interface it made is left.
+#     A SIGSEGV sent to the vCPU thread (seccomp on, CAP_NET_ADMIN kept)
+#     ends skiff with 139, and the crash handler deletes the macvtap.
 #  2. no privilege at all: skiff as uid 65534 in group kvm, with no
 #     capability, on a persistent tap root made for that user (up, with
 #     its address): the guest answers ping.
@@ -99,6 +101,33 @@ stop_skiff macvtap
 left=$(in_ns "$vm_ns" ip -o link show type macvtap)
 [ -z "$left" ] || fail "the macvtap skiff created is left after it ran as uid $NOBODY: $left"
 if grep -q "deleting it" "$TEST_TMP/macvtap.err"; then fail "deleting the macvtap failed"; fi
+
+# 1c. The same, ended by a crash on the vCPU thread: the crash handler runs
+# there, under the vcpu filter, as uid 65534 with only CAP_NET_ADMIN (which
+# netlink checks on the sender), and sends on the socket skiff opened when
+# it created the macvtap, before the drop.
+in_ns "$peer_ns" ip neigh flush dev vethB  # the guest's MAC of 1b
+start_skiff macvtap_crash "$vm_ns" --log-level debug run --kernel "$GUEST" --memory 64 \
+    --uid $NOBODY --gid $NOBODY --chroot "$jail" --net "mode=macvtap,link=vethA" \
+    --cmdline "ip=10.0.32.2::10.0.32.1:255.255.255.0" --timeout 300
+wait_console macvtap_crash '^skiff-testguest: network ready' 60
+ping_ok "$peer_ns" 10.0.32.2 5 56
+for task in /proc/"$skiff_pid"/task/*; do
+    if [ "$(cat "$task/comm")" = skiff-vcpu0 ]; then
+        vcpu_caps=$(awk '/^CapEff:/ {print $2}' "$task/status")
+        [ "$vcpu_caps" = $CAP_NET_ADMIN_MASK ] || fail "the vCPU thread has capabilities $vcpu_caps"
+    fi
+done
+export ASAN_OPTIONS="$ASAN_OPTIONS:handle_segv=0"  # a sanitized skiff: die of the SIGSEGV, do not report it
+tid=$(crash_thread "$skiff_pid" skiff-vcpu0 SEGV)
+set +e
+wait "$skiff_pid"
+status=$?
+set -e
+[ "$status" -eq 139 ] || { show_skiff macvtap_crash; fail "skiff exited $status after SIGSEGV to its vCPU thread"; }
+left=$(in_ns "$vm_ns" ip -o link show type macvtap)
+[ -z "$left" ] || fail "the macvtap is left after a crash on the vCPU thread as uid $NOBODY: $left"
+echo "  SIGSEGV to skiff-vcpu0 (thread $tid, CapEff $CAP_NET_ADMIN_MASK, seccomp on): died of it (139), macvtap deleted"
 
 # 2. No privilege at all: a persistent tap root made for uid 65534, up,
 # with its address; skiff as that user, group kvm, no capability.

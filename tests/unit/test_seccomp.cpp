@@ -5,6 +5,8 @@
 // the kind and the call; calls it needs pass (against bad fds: EBADF, not
 // SIGSYS).
 #include "cli_parse.h"
+#include "net/created_links.h"
+#include "net/netlink.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
 #include "vmm/seccomp.h"
@@ -18,6 +20,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -136,6 +141,85 @@ int plain_mapping() {
     return mapped != MAP_FAILED && ::munmap(mapped, 4096) == 0 ? 0 : 1;
 }
 
+// The crash clean-up (net/created_links.h) on a vCPU thread, in a forked
+// child: CreatedLinks opens its crash socket for a harmless request (an
+// RTM_DELLINK for an ifindex that does not exist, in a network namespace of
+// the child's own when it may make one), then the vcpu filter is loaded and
+// `after_filter` runs with an fd of a socket pair made before the filter.
+ChildEnd run_crash_clean_up_under_vcpu_filter(int (*after_filter)(int other_fd)) {
+    int pipe_fds[2];
+    REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(pipe_fds[1], STDERR_FILENO);
+        (void)::unshare(CLONE_NEWNET);  // not as root: the kernel answers EPERM instead of ENODEV
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) {
+            ::_exit(101);
+        }
+        skiff::net::NetlinkMessage request(RTM_DELLINK, 0);
+        ifinfomsg info{};
+        info.ifi_family = AF_UNSPEC;
+        info.ifi_index = 0x7ffffff0;  // no such interface
+        request.append_header(info);
+        auto slot = skiff::net::CreatedLinks::remember(request);
+        if (!slot || skiff::net::CreatedLinks::crash_socket() < 0) {
+            ::_exit(102);
+        }
+        auto program = skiff::seccomp::build_filter(ThreadKind::Vcpu);
+        if (!program.ok() || !skiff::seccomp::load_filter(*program).ok()) {
+            ::_exit(100);
+        }
+        ::_exit(after_filter(pair[0]));
+    }
+    ::close(pipe_fds[1]);
+    ChildEnd end;
+    char buffer[512];
+    ssize_t got;
+    while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
+        end.stderr_text.append(buffer, static_cast<size_t>(got));
+    }
+    ::close(pipe_fds[0]);
+    int wait_status = 0;
+    REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
+    end.exited = WIFEXITED(wait_status);
+    end.status = end.exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
+    return end;
+}
+
+// Sends the request as the crash handler does; 0 when exactly it went out
+// whole and the kernel answered it (ENODEV; EPERM when not root) into the
+// crash socket, read with the calls a vcpu thread may make.
+int crash_clean_up_sends() {
+    if (skiff::net::CreatedLinks::send_all_for_crash() != 1) {
+        return 10;
+    }
+    int fd = skiff::net::CreatedLinks::crash_socket();
+    pollfd entry{fd, POLLIN, 0};
+    if (::poll(&entry, 1, 0) != 1) {
+        return 11;  // no answer: nothing reached the kernel
+    }
+    alignas(nlmsghdr) char answer[1024];
+    ssize_t got = ::read(fd, answer, sizeof(answer));
+    if (got < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) {
+        return 12;
+    }
+    nlmsghdr header;
+    std::memcpy(&header, answer, sizeof(header));
+    nlmsgerr error;
+    std::memcpy(&error, answer + NLMSG_HDRLEN, sizeof(error));
+    if (header.nlmsg_type != NLMSG_ERROR || error.msg.nlmsg_type != RTM_DELLINK) {
+        return 13;
+    }
+    return error.error == -ENODEV || error.error == -EPERM ? 0 : 14;
+}
+
+// Any other fd: sendto traps as before.
+int sendto_on_another_fd(int other_fd) {
+    return ::sendto(other_fd, "x", 1, 0, nullptr, 0) == 1 ? 1 : 2;
+}
+
 }  // namespace
 
 TEST_CASE("vcpu filter: KVM_RUN and writes pass; opening a file or a socket stops skiff", "[seccomp]") {
@@ -176,6 +260,21 @@ TEST_CASE("every filter: executable mappings stop skiff; netlink sockets fail wi
         }
         check_refused(kind, executable_mapping, SYS_mmap, "mmap");
     }
+}
+
+TEST_CASE("vcpu filter: the crash clean-up sends on the crash socket; sendto on any other fd stops skiff",
+          "[seccomp][macvtap]") {
+    ChildEnd sent = run_crash_clean_up_under_vcpu_filter([](int) { return crash_clean_up_sends(); });
+    INFO("stderr: " << sent.stderr_text);
+    REQUIRE(sent.exited);
+    CHECK(sent.status == 0);
+    CHECK(sent.stderr_text.find("forbidden") == std::string::npos);
+
+    ChildEnd other = run_crash_clean_up_under_vcpu_filter(sendto_on_another_fd);
+    INFO("stderr: " << other.stderr_text);
+    REQUIRE(other.exited);
+    CHECK(other.status == kSeccompExit);
+    CHECK(other.stderr_text == forbidden_line("vcpu", SYS_sendto, "sendto"));
 }
 
 TEST_CASE("allow-list sizes and exit status 6", "[seccomp]") {
