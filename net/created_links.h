@@ -1,4 +1,6 @@
-// Interfaces skiff created and must not leave behind, even when it crashes.
+// Interfaces skiff created and must not leave behind, even when it crashes
+// (and other link changes it must undo the same way: a VF's MAC it set,
+// devices/vfio/sysfs_binding.h, whose request restores the old one).
 //
 // A macvtap (unlike a tap) does not go away when its fd closes: someone has
 // to send RTM_DELLINK. Normal exits, start-up failures and SIGTERM/SIGINT
@@ -11,7 +13,7 @@
 //
 // The crash socket: the first remember() opens one NETLINK_ROUTE socket
 // (SOCK_CLOEXEC), and it stays open until the process ends - one fd, only
-// in a process that created a macvtap. The handler sends on it instead of
+// in a process that created a macvtap or set a VF's MAC. The handler sends on it instead of
 // opening a socket of its own, because the crash may happen on a thread
 // whose seccomp filter refuses socket(): the vCPU threads, where device
 // emulation runs (vmm/seccomp.cpp lets every kind sendto this fd, and
