@@ -199,10 +199,6 @@ Result<void> VfioPciDevice::setup_msix(uint8_t offset) {
     uint32_t table = shadow_.read32(offset + 4u);
     uint32_t pba = shadow_.read32(offset + 8u);
     msix_ = TRY(pci::Msix::create(vectors, routing_));
-    for (uint16_t vector = 0; vector < vectors; ++vector) {
-        msix_parked_.push_back(TRY(EventFd::create()));
-    }
-    msix_parked_now_.assign(vectors, false);
     msix_capability_ = offset;
     msix_table_ = MsixArea{.bar = static_cast<uint8_t>(table & 7), .offset = table & ~7u, .size = msix_->table_size()};
     msix_pba_ = MsixArea{.bar = static_cast<uint8_t>(pba & 7), .offset = pba & ~7u, .size = msix_->pba_size()};
@@ -414,12 +410,11 @@ void VfioPciDevice::after_msix_write() {
     if (enabled && !msix_wired_) {
         const IrqInfo* irq = device_->irq(abi::kMsixIrq);
         uint32_t count = std::min<uint32_t>(msix_->vector_count(), irq != nullptr ? irq->count : 0);
+        // Masked or not: pci::Msix keeps what VFIO writes to a masked
+        // vector's eventfd (pending bit) and delivers it at unmask.
         std::vector<int> fds;
         for (uint32_t index = 0; index < count; ++index) {
-            auto vector = static_cast<uint16_t>(index);
-            bool masked = msix_vector_masked(vector);
-            fds.push_back(masked ? msix_parked_[vector].fd() : msix_->vector_fd(vector));
-            msix_parked_now_[vector] = masked;
+            fds.push_back(msix_->vector_fd(static_cast<uint16_t>(index)));
         }
         auto status = device_->set_irq_eventfds(abi::kMsixIrq, 0, fds);
         if (!status.ok()) {
@@ -427,49 +422,12 @@ void VfioPciDevice::after_msix_write() {
             return;
         }
         msix_wired_ = true;
-        msix_wired_count_ = count;
     } else if (!enabled && msix_wired_) {
         auto status = device_->disable_irq(abi::kMsixIrq);
         if (!status.ok()) {
             log_limited(warnings_, spdlog::level::warn, "{}: disabling MSI-X: {}", name_, status.error().message);
         }
         msix_wired_ = false;
-        msix_wired_count_ = 0;
-        for (const EventFd& parked : msix_parked_) {
-            (void)parked.consume();
-        }
-    } else if (msix_wired_) {
-        sync_msix_parking();  // the function mask may have changed
-    }
-}
-
-bool VfioPciDevice::msix_vector_masked(uint16_t vector) const {
-    uint16_t control = shadow_.read16(msix_capability_ + pci::Msix::kMessageControlOffset);
-    if ((control & pci::msix_control::kFunctionMask) != 0) {
-        return true;
-    }
-    std::array<uint8_t, 4> vector_control{};
-    msix_->table_read(vector * pci::kMsixEntrySize + 12, vector_control);
-    return (vector_control[0] & pci::kMsixVectorMasked) != 0;
-}
-
-void VfioPciDevice::sync_msix_parking() {
-    for (uint32_t index = 0; index < msix_wired_count_; ++index) {
-        auto vector = static_cast<uint16_t>(index);
-        bool masked = msix_vector_masked(vector);
-        if (masked == msix_parked_now_[vector]) {
-            continue;
-        }
-        std::array<int, 1> fd{masked ? msix_parked_[vector].fd() : msix_->vector_fd(vector)};
-        auto status = device_->set_irq_eventfds(abi::kMsixIrq, index, fd);
-        if (!status.ok()) {
-            warn_limited(fmt::format("MSI-X vector {}: {}", vector, status.error().message));
-            continue;
-        }
-        msix_parked_now_[vector] = masked;
-        if (!masked && msix_parked_[vector].consume() > 0) {
-            msix_->fire(vector);  // raised while masked: pending, delivered now
-        }
     }
 }
 
@@ -593,9 +551,6 @@ void VfioPciDevice::read_piece(uint8_t bar, uint64_t offset, std::span<uint8_t> 
 void VfioPciDevice::write_piece(uint8_t bar, uint64_t offset, std::span<const uint8_t> data) {
     if (msix_ && msix_table_.contains(bar, offset)) {
         msix_->table_write(offset - msix_table_.offset, data);
-        if (msix_wired_) {
-            sync_msix_parking();
-        }
         return;
     }
     if (msix_ && msix_pba_.contains(bar, offset)) {

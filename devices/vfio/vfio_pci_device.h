@@ -24,13 +24,11 @@
 // MSI-X: pci::Msix emulates the table and PBA and gives every vector an
 // eventfd with its own GSI and irqfd; when the guest enables MSI-X, the
 // eventfds are handed to VFIO (VFIO_DEVICE_SET_IRQS, ACTION_TRIGGER), so an
-// interrupt goes from the function to the guest without skiff. Masking: a
-// masked vector has no route, so while it is masked (itself or the whole
-// function) VFIO signals a "parked" eventfd of its own instead (one
-// SET_IRQS for that vector); at unmask the vector's eventfd is handed back
-// and an interrupt parked meanwhile is delivered then, as the pending bit
-// would. (An interrupt in the instant between the route's removal and the
-// switch to the parked eventfd is still lost.) MSI: one vector
+// interrupt goes from the function to the guest without skiff. Masking is
+// pci::Msix's alone: while a vector is masked (itself or the whole
+// function) its irqfd is unregistered, so what VFIO writes to the eventfd
+// stays in its counter, shows in the PBA and is delivered at unmask; VFIO
+// keeps the same eventfds from enable to disable. MSI: one vector
 // (multiple-message capable reads 0), likewise through VFIO, its GSI and
 // route set while enabled and unmasked.
 //
@@ -99,9 +97,6 @@ public:
     [[nodiscard]] std::vector<MappedPart> mapped_parts() const;
     [[nodiscard]] const pci::Msix* msix() const { return msix_.get(); }
     [[nodiscard]] uint8_t msix_capability() const { return msix_capability_; }
-    [[nodiscard]] int msix_parked_fd(uint16_t vector) const {
-        return vector < msix_parked_.size() ? msix_parked_[vector].fd() : -1;
-    }
     [[nodiscard]] uint8_t msi_capability() const { return msi_capability_; }
     [[nodiscard]] int msi_fd() const { return msi_.event_fd ? msi_.event_fd->fd() : -1; }
     [[nodiscard]] std::optional<uint32_t> msi_gsi() const { return msi_.gsi; }
@@ -150,10 +145,6 @@ private:
     void after_command_write();
     void after_msix_write();
     void after_msi_write();
-    [[nodiscard]] bool msix_vector_masked(uint16_t vector) const;
-    // Points VFIO at each wired vector's eventfd or its parked one, as its
-    // masking now says; delivers what was parked for vectors unmasked.
-    void sync_msix_parking();
     void unmap_slots(BarState& bar);
     void map_slots(BarState& bar, uint64_t address);
     // How much of an access at `at` stays on one side of an MSI-X area edge.
@@ -176,10 +167,7 @@ private:
     MsixArea msix_table_;
     MsixArea msix_pba_;
     std::unique_ptr<pci::Msix> msix_;
-    bool msix_wired_ = false;
-    uint32_t msix_wired_count_ = 0;  // vectors VFIO has (min of table size and VFIO's count)
-    std::vector<EventFd> msix_parked_;
-    std::vector<bool> msix_parked_now_;
+    bool msix_wired_ = false;  // VFIO has the vectors' eventfds
     uint8_t msi_capability_ = 0;
     bool msi_64bit_ = false;
     bool msi_maskable_ = false;
