@@ -43,6 +43,24 @@ struct ChildEnd {
     std::string stderr_text;
 };
 
+// In the parent after fork(): what the child wrote to `pipe_fds[1]` (its
+// stderr) and how it ended.
+ChildEnd wait_for_child(pid_t pid, const int (&pipe_fds)[2]) {
+    ::close(pipe_fds[1]);
+    ChildEnd end;
+    char buffer[512];
+    ssize_t got;
+    while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
+        end.stderr_text.append(buffer, static_cast<size_t>(got));
+    }
+    ::close(pipe_fds[0]);
+    int wait_status = 0;
+    REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
+    end.exited = WIFEXITED(wait_status);
+    end.status = end.exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
+    return end;
+}
+
 // Forks; the child loads `kind`'s filter, runs `call` and exits with what
 // it returns. Only system calls happen in the child after fork().
 ChildEnd run_filtered(ThreadKind kind, int (*call)()) {
@@ -59,19 +77,7 @@ ChildEnd run_filtered(ThreadKind kind, int (*call)()) {
         }
         ::_exit(call());
     }
-    ::close(pipe_fds[1]);
-    ChildEnd end;
-    char buffer[512];
-    ssize_t got;
-    while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
-        end.stderr_text.append(buffer, static_cast<size_t>(got));
-    }
-    ::close(pipe_fds[0]);
-    int wait_status = 0;
-    REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
-    end.exited = WIFEXITED(wait_status);
-    end.status = end.exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
-    return end;
+    return wait_for_child(pid, pipe_fds);
 }
 
 constexpr int kSeccompExit = static_cast<int>(skiff::ExitStatus::SeccompViolation);
@@ -173,19 +179,7 @@ ChildEnd run_crash_clean_up_under_vcpu_filter(int (*after_filter)(int other_fd))
         }
         ::_exit(after_filter(pair[0]));
     }
-    ::close(pipe_fds[1]);
-    ChildEnd end;
-    char buffer[512];
-    ssize_t got;
-    while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
-        end.stderr_text.append(buffer, static_cast<size_t>(got));
-    }
-    ::close(pipe_fds[0]);
-    int wait_status = 0;
-    REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
-    end.exited = WIFEXITED(wait_status);
-    end.status = end.exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
-    return end;
+    return wait_for_child(pid, pipe_fds);
 }
 
 // Sends the request as the crash handler does; 0 when exactly it went out
