@@ -468,7 +468,8 @@ std::string net_config_help() {
         "  --net mode=tap,ifname=tap0,tx-bandwidth=1250000:100  the guest sends at most 12.5 MB/s (100 Mbit/s)\n"
         "\nA tap or macvtap skiff creates disappears when skiff exits; an existing one stays.\n"
         "A persistent tap owned by the user (ip tuntap add NAME mode tap user USER) needs no privilege.\n"
-        "vfio binds the function to vfio-pci for the VM's lifetime and gives it back to its driver after.\n"
+        "vfio binds the function to vfio-pci for the VM's lifetime and gives it back to its driver after,\n"
+        "and a VF given mac= its old MAC.\n"
         "Rate limits delay frames, skiff drops none: what waits to leave stays in the guest's ring, what waits\n"
         "to enter stays in the tap's queue (which the host kernel trims when full, as for any slow reader).\n";
     return text;
