@@ -264,7 +264,8 @@ Result<void> Machine::create_network_devices(std::vector<PreparedNetwork> networ
         options.rx_rate_limiter = network.config.rx_rate_limiter;
         options.tx_rate_limiter = network.config.tx_rate_limiter;
         auto device = std::make_shared<virtio::VirtioNet>(std::move(options), std::move(network.tap), *loop_,
-                                                           std::move(network.vhost));
+                                                           std::move(network.vhost),
+                                                           std::move(network.kernel_counters));
         net_devices_.push_back(device);
         if (network.macvtap) {
             macvtaps_.push_back(std::move(network.macvtap));

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "devices/virtio/vhost/vhost_backend.h"
+#include "net/link_counters.h"
 #include "net/mac_address.h"
 #include "net/macvtap.h"
 #include "net/net_config.h"
@@ -36,6 +37,9 @@ struct PreparedNetwork {
     // Modes using vhost (vhost, macvtap with vhost=on): /dev/vhost-net,
     // owned (VHOST_SET_OWNER done), for the virtio-net device to drive.
     std::unique_ptr<vhost::VhostNetBackend> vhost;
+    // Modes using vhost: the packet counters, from the kernel's statistics
+    // of the tap or macvtap (opened now, before --chroot).
+    std::unique_ptr<net::KernelLinkCounters> kernel_counters;
     net::MacAddress mac;
     uint16_t mtu = 1500;  // the host interface's, offered to the guest
     // Mode vfio: the function, bound to vfio-pci and opened (given back to
@@ -52,7 +56,7 @@ namespace detail {
 Result<void> prepare_tap_network(PreparedNetwork& prepared);      // tap and vhost: the tap
 Result<void> prepare_macvtap_network(PreparedNetwork& prepared);  // the macvtap and its /dev/tapN
 Result<void> prepare_vfio_network(PreparedNetwork& prepared);     // the function bound to vfio-pci
-Result<void> prepare_vhost(PreparedNetwork& prepared);            // /dev/vhost-net, after the tap
+Result<void> prepare_vhost(PreparedNetwork& prepared);            // /dev/vhost-net and counters, after the tap
 }  // namespace detail
 
 }  // namespace skiff

@@ -20,6 +20,12 @@ Result<void> prepare_vhost(PreparedNetwork& prepared) {
     spdlog::info("{}: vhost-net (features {:#x}) on {}", prepared.name, features,
                  prepared.tap ? prepared.tap->name() : std::string("?"));
     prepared.vhost = std::move(device);
+    // skiff sees none of the packets: the kernel's counters of the backend
+    // interface stand in for its own (zeros and a warning if unusable).
+    if (prepared.tap) {
+        net::LinkKind kind = prepared.macvtap ? net::LinkKind::Macvtap : net::LinkKind::Tap;
+        prepared.kernel_counters = net::KernelLinkCounters::open(prepared.tap->name(), kind, prepared.name);
+    }
     return {};
 }
 

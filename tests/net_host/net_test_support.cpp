@@ -1,8 +1,11 @@
 #include "net_test_support.h"
 
+#include "net/netlink.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/veth.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
@@ -12,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +160,46 @@ std::string delete_link(const std::string& name) {
     }
     if (reply.error.error != 0) {
         return std::string("RTM_DELLINK: ") + std::strerror(-reply.error.error);
+    }
+    return {};
+}
+
+std::string create_veth_pair(const std::string& name, const std::string& peer) {
+    ifinfomsg header{};
+    header.ifi_family = AF_UNSPEC;
+    net::NetlinkMessage request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    request.append_header(header);
+    request.put_string(IFLA_IFNAME, name);
+    size_t link_info = request.begin_nested(IFLA_LINKINFO);
+    request.put_string(IFLA_INFO_KIND, "veth");
+    size_t data = request.begin_nested(IFLA_INFO_DATA);
+    size_t peer_info = request.begin_nested(VETH_INFO_PEER);
+    request.append_header(header);  // the peer's ifinfomsg leads its attributes
+    request.put_string(IFLA_IFNAME, peer);
+    request.end_nested(peer_info);
+    request.end_nested(data);
+    request.end_nested(link_info);
+    auto result = net::netlink_transact(request);
+    if (!result.ok()) {
+        return result.error().message;
+    }
+    return *result == 0 ? std::string() : fmt::format("RTM_NEWLINK veth {}: {}", name, std::strerror(*result));
+}
+
+std::string mount_sysfs_for_this_network_namespace() {
+    static bool private_mounts = false;
+    if (!private_mounts) {
+        if (::unshare(CLONE_NEWNS) != 0) {
+            return failure("unshare(CLONE_NEWNS)");
+        }
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+            return failure("making / private");
+        }
+        private_mounts = true;
+    }
+    // A sysfs mount belongs to the network namespace of whoever mounts it.
+    if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        return failure("mounting sysfs on /sys");
     }
     return {};
 }

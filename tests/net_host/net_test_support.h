@@ -42,6 +42,13 @@ std::string add_static_arp(const std::string& name, const char* address, const n
 std::string create_bridge(const std::string& name);
 // RTM_DELLINK, as `ip link delete NAME` would.
 std::string delete_link(const std::string& name);
+// A veth pair `name` <-> `peer` in this namespace (both down).
+std::string create_veth_pair(const std::string& name, const std::string& peer);
+// Mounts a sysfs of this network namespace on /sys, in a mount namespace
+// private to this process (made on the first call; the host's mounts are
+// untouched), so that /sys/class/net shows this namespace's interfaces,
+// as `ip netns exec` arranges for skiff.
+std::string mount_sysfs_for_this_network_namespace();
 // A persistent tap, owned by `owner` when given (TUNSETOWNER).
 std::string create_persistent_tap(const std::string& name, std::optional<uid_t> owner = std::nullopt);
 // /dev/net/tun attached with TUNSETIFF(name, flags); invalid fd and

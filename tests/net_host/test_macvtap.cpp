@@ -13,7 +13,6 @@
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <net/if.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -53,19 +52,7 @@ ifinfomsg link_header(unsigned index = 0) {
 
 // vethA <-> vethB, both up; vethB has 10.78.0.1/24.
 void make_veth_pair() {
-    net::NetlinkMessage request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-    request.append_header(link_header());
-    request.put_string(IFLA_IFNAME, "vethA");
-    size_t link_info = request.begin_nested(IFLA_LINKINFO);
-    request.put_string(IFLA_INFO_KIND, "veth");
-    size_t data = request.begin_nested(IFLA_INFO_DATA);
-    size_t peer = request.begin_nested(VETH_INFO_PEER);
-    request.append_header(link_header());  // the peer's ifinfomsg leads its attributes
-    request.put_string(IFLA_IFNAME, "vethB");
-    request.end_nested(peer);
-    request.end_nested(data);
-    request.end_nested(link_info);
-    REQUIRE(transact(request) == 0);
+    REQUIRE(create_veth_pair("vethA", "vethB") == "");
     REQUIRE_OK(net::set_link_up("vethA"));
     REQUIRE_OK(net::set_link_up("vethB"));
     REQUIRE(set_ipv4_address("vethB", kPeerSide, "255.255.255.0") == "");

@@ -57,10 +57,12 @@ constexpr uint16_t kTransmitQueue = 1;
 }  // namespace
 
 VirtioNet::VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> backend, EventLoop& loop,
-                     std::unique_ptr<vhost::VhostNetBackend> vhost)
+                     std::unique_ptr<vhost::VhostNetBackend> vhost,
+                     std::unique_ptr<net::KernelLinkCounters> kernel_counters)
     : options_(std::move(options)), backend_(std::move(backend)), loop_(loop),
       features_(offered_features(options_, backend_->supported_offloads())),
-      rx_limiter_(options_.rx_rate_limiter), tx_limiter_(options_.tx_rate_limiter), vhost_(std::move(vhost)) {
+      rx_limiter_(options_.rx_rate_limiter), tx_limiter_(options_.tx_rate_limiter), vhost_(std::move(vhost)),
+      kernel_counters_(vhost_ ? std::move(kernel_counters) : nullptr) {
     if (vhost_ && (net::limits_rate(options_.rx_rate_limiter) || net::limits_rate(options_.tx_rate_limiter))) {
         spdlog::warn("{}: rate limits ignored: vhost-net moves this interface's frames", options_.name);
     }
@@ -82,6 +84,13 @@ VirtioNet::VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> 
 VirtioNet::~VirtioNet() {
     std::lock_guard lock(mutex_);
     stop();
+}
+
+net::NetCounterValues VirtioNet::counter_values() const {
+    if (vhost_) {
+        return kernel_counters_ ? kernel_counters_->read() : net::NetCounterValues{};
+    }
+    return net::read_counters(counters_);
 }
 
 uint32_t VirtioNet::config_size() const { return net_config::kSize; }

@@ -14,7 +14,8 @@
 // (VHOST_NET_SET_BACKEND). skiff then polls neither the kick fds nor the
 // tap. reset(), a new activation and the destructor detach the tap (fd
 // -1), stop the vrings (GET_VRING_BASE) and drop the relays. The packet
-// counters stay at zero: the kernel moves the packets.
+// counters are the kernel's own of the tap or macvtap (net/link_counters.h),
+// given at construction: skiff sees none of the packets.
 //
 // Rate limits (in-process only): the device owns an rx and a tx
 // net::RateLimiter, kept across resets and activations, that the QueuePair
@@ -28,6 +29,7 @@
 #include "devices/virtio/vhost/vhost_backend.h"
 #include "devices/virtio/virtio_device.h"
 #include "net/backend.h"
+#include "net/link_counters.h"
 #include "net/queue_pair.h"
 #include "vmm/event_fd.h"
 #include "vmm/event_loop.h"
@@ -58,9 +60,11 @@ struct VirtioNetOptions {
 class VirtioNet final : public VirtioDevice {
 public:
     // `vhost` null: the in-process data path. Otherwise vhost mode, on
-    // `backend`'s fd (a tap); the device owns the vhost session.
+    // `backend`'s fd (a tap); the device owns the vhost session, and its
+    // counters are `kernel_counters` (null: zeros; ignored in-process).
     VirtioNet(VirtioNetOptions options, std::unique_ptr<net::NetBackend> backend, EventLoop& loop,
-              std::unique_ptr<vhost::VhostNetBackend> vhost = nullptr);
+              std::unique_ptr<vhost::VhostNetBackend> vhost = nullptr,
+              std::unique_ptr<net::KernelLinkCounters> kernel_counters = nullptr);
     ~VirtioNet() override;
 
     [[nodiscard]] DeviceType device_type() const override { return DeviceType::Net; }
@@ -74,9 +78,12 @@ public:
     void reset() override;
     [[nodiscard]] std::string_view name() const override { return options_.name; }
 
-    // Atomics: readable from any thread while the loop updates them.
+    // The in-process data path's counters. Atomics: readable from any
+    // thread while the loop updates them.
     [[nodiscard]] const net::NetCounters& counters() const { return counters_; }
-    [[nodiscard]] net::NetCounterValues counter_values() const { return net::read_counters(counters_); }
+    // The interface's counters from any thread: in-process, those above;
+    // in vhost mode, the kernel's of the backend interface (throttled: 0).
+    [[nodiscard]] net::NetCounterValues counter_values() const;
     // New limits at run time, from any thread; an absent one is left as it
     // is. They apply at once with full buckets, and a direction waiting
     // under the old limit is re-evaluated. Fails in vhost mode (the kernel
@@ -122,6 +129,7 @@ private:
 
     // vhost mode.
     std::unique_ptr<vhost::VhostNetBackend> vhost_;
+    std::unique_ptr<net::KernelLinkCounters> kernel_counters_;
     uint64_t vhost_features_ = 0;  // its GET_FEATURES
     bool vhost_running_ = false;   // vrings started (tap attached or not)
     // Per queue: the relay eventfd registered on the loop, if the queue uses one.

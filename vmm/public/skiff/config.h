@@ -129,8 +129,12 @@ inline const char* vm_state_name(VmState state) {
     return "Unknown";
 }
 
-// Packet counters of one interface (zero in vhost mode: the kernel moves
-// the packets).
+// Packet counters of one interface since the VM started, in the guest's
+// directions (rx: frames to the guest), bytes without the virtio-net
+// header. In vhost mode the kernel moves the packets: the counters are the
+// kernel's statistics of the tap or macvtap, read through /sys/class/net
+// (zero, with a warning at start, when /sys shows another network
+// namespace than skiff's); rx_throttled and tx_throttled stay zero there.
 struct InterfaceStats {
     std::string iface_id;
     uint64_t rx_packets = 0;

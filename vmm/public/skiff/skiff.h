@@ -87,6 +87,7 @@ public:
     [[nodiscard]] VmState state() const;
     [[nodiscard]] VmResources resources() const;
     [[nodiscard]] std::string console_output() const;
+    // Per virtio-net interface (config.h InterfaceStats; vhost mode too).
     [[nodiscard]] std::vector<InterfaceStats> interface_stats() const;
 
     // skiff's version, e.g. "0.2.0".
