@@ -4,7 +4,7 @@
 // directions; and the namespace trap (sysfs showing another namespace).
 // Each case mounts a sysfs of its own namespace on /sys, in a private
 // mount namespace, as `ip netns exec` does for skiff.
-#include "../unit/captured_warnings.h"
+#include "../unit/captured_log.h"
 #include "net/interface.h"
 #include "net/link_counters.h"
 #include "net/macvtap.h"
@@ -137,7 +137,7 @@ TEST_CASE("a tap's kernel counters, turned round: what is written to it is the g
     // Traffic before open() does not count.
     write_frames(*tap, kPeerMac, 2);
 
-    CapturedWarnings warnings;
+    CapturedLog warnings;
     auto counters = KernelLinkCounters::open("skc0", LinkKind::Tap, "net0");
     REQUIRE(counters->available());
     CHECK(warnings.text().empty());
@@ -241,7 +241,7 @@ TEST_CASE("a macvtap's kernel counters: what arrives for it is the guest's rx", 
     auto macvtap = REQUIRE_OK(net::Macvtap::open(options));
     auto tap = macvtap->take_tap();
 
-    CapturedWarnings warnings;
+    CapturedLog warnings;
     auto counters = KernelLinkCounters::open("mvc0", LinkKind::Macvtap, "net0");
     REQUIRE(counters->available());
     CHECK(warnings.text().empty());
@@ -318,7 +318,7 @@ TEST_CASE("kernel counters where /sys shows another namespace: zeros and one war
                 ::if_nametoindex("skc0"), ::if_nametoindex("skc1"));
 
     for (const char* name : {"skc0", "skc1"}) {
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open(name, LinkKind::Tap, "net0");
         CHECK_FALSE(counters->available());
         CHECK(warnings.lines() == 1);
@@ -330,7 +330,7 @@ TEST_CASE("kernel counters where /sys shows another namespace: zeros and one war
         CHECK(counters->read().rx_packets == 0);
     }
     // A name sysfs does not show at all.
-    CapturedWarnings warnings;
+    CapturedLog warnings;
     auto counters = KernelLinkCounters::open("skcnone", LinkKind::Macvtap, "net0");
     CHECK_FALSE(counters->available());
     CHECK(warnings.lines() == 1);

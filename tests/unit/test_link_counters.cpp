@@ -2,7 +2,7 @@
 // the counting from open() on, the tap and macvtap directions, the
 // identity check against this namespace's "lo", and the one warning when
 // the files are unusable. (The real kernel: net_host [link_counters].)
-#include "captured_warnings.h"
+#include "captured_log.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "fake_link_sysfs.h"
 #include "fake_net_backend.h"
@@ -15,7 +15,7 @@
 using namespace skiff;
 using net::KernelLinkCounters;
 using net::LinkKind;
-using test::CapturedWarnings;
+using test::CapturedLog;
 using test::FakeLinkSysfs;
 
 namespace {
@@ -37,7 +37,7 @@ TEST_CASE("kernel link counters of a tap: its tx is the guest's rx, from open() 
     FakeLinkSysfs sysfs("lo");
     // History before skiff opened it does not count.
     set_all(sysfs, 1000, 100000, 7, 1, 2000, 200000, 9);
-    CapturedWarnings warnings;
+    CapturedLog warnings;
     auto counters = KernelLinkCounters::open("lo", LinkKind::Tap, "net0", sysfs.directory());
     REQUIRE(counters);
     CHECK(counters->available());
@@ -82,7 +82,7 @@ TEST_CASE("kernel link counters: full 64-bit values; an unreadable value keeps t
     REQUIRE(counters->available());
     sysfs.set("tx_bytes", (uint64_t{1} << 40) + 123456789012);
     CHECK(counters->read().rx_bytes == 123456789012);
-    CapturedWarnings warnings;
+    CapturedLog warnings;
     sysfs.write("statistics/tx_bytes", "garbage\n");
     CHECK(counters->read().rx_bytes == 123456789012);
     CHECK_THAT(warnings.text(), Catch::Contains("statistics/tx_bytes failed"));
@@ -96,7 +96,7 @@ TEST_CASE("kernel link counters: full 64-bit values; an unreadable value keeps t
 TEST_CASE("kernel link counters: another namespace's sysfs reads zero, with one warning", "[link_counters]") {
     SECTION("another ifindex") {
         FakeLinkSysfs sysfs("lo", "7");
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open("lo", LinkKind::Tap, "net0", sysfs.directory());
         REQUIRE(counters);
         CHECK_FALSE(counters->available());
@@ -109,7 +109,7 @@ TEST_CASE("kernel link counters: another namespace's sysfs reads zero, with one 
     }
     SECTION("the same ifindex, another MAC") {
         FakeLinkSysfs sysfs("lo", "1", "02:00:00:00:00:01");
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open("lo", LinkKind::Tap, "net0", sysfs.directory());
         CHECK_FALSE(counters->available());
         CHECK(warnings.lines() == 1);
@@ -117,7 +117,7 @@ TEST_CASE("kernel link counters: another namespace's sysfs reads zero, with one 
     }
     SECTION("no such interface in sysfs") {
         FakeLinkSysfs sysfs("lo");
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open("skiffnone0", LinkKind::Tap, "net0", sysfs.directory());
         CHECK_FALSE(counters->available());
         CHECK(warnings.lines() == 1);
@@ -127,7 +127,7 @@ TEST_CASE("kernel link counters: another namespace's sysfs reads zero, with one 
     SECTION("a statistics file missing") {
         FakeLinkSysfs sysfs("lo");
         sysfs.remove("statistics/rx_frame_errors");
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open("lo", LinkKind::Tap, "net0", sysfs.directory());
         CHECK_FALSE(counters->available());
         CHECK(warnings.lines() == 1);
@@ -135,7 +135,7 @@ TEST_CASE("kernel link counters: another namespace's sysfs reads zero, with one 
     }
     SECTION("sysfs shows the name, skiff's namespace has no such interface") {
         FakeLinkSysfs sysfs("skiffnone0");
-        CapturedWarnings warnings;
+        CapturedLog warnings;
         auto counters = KernelLinkCounters::open("skiffnone0", LinkKind::Macvtap, "net0", sysfs.directory());
         CHECK_FALSE(counters->available());
         CHECK(warnings.lines() == 1);

@@ -1,9 +1,8 @@
 #include "vmm/log_limit.h"
 
-#include <catch2/catch.hpp>
-#include <spdlog/sinks/ostream_sink.h>
+#include "captured_log.h"
 
-#include <sstream>
+#include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
 using skiff::LogLimiter;
@@ -34,26 +33,14 @@ unsigned admit_many(LogLimiter& limiter, LogLimiter::Clock::time_point now, unsi
     return admitted;
 }
 
-// Routes the default logger to a string for one test.
-class CapturedLog {
+// The default logger to a string (info and worse), and the limiters on
+// the fake clock, for one test.
+class CapturedLog : public skiff::test::CapturedLog {
 public:
-    CapturedLog() : previous_(spdlog::default_logger()) {
-        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-        auto logger = std::make_shared<spdlog::logger>("captured", sink);
-        logger->set_pattern("%l %v");
-        logger->set_level(spdlog::level::info);
-        spdlog::set_default_logger(logger);
-        skiff::set_log_limit_clock_for_testing(fake_clock);
-    }
-    ~CapturedLog() {
-        skiff::set_log_limit_clock_for_testing(nullptr);
-        spdlog::set_default_logger(previous_);
-    }
-    [[nodiscard]] std::string text() const { return stream_.str(); }
-
-private:
-    std::ostringstream stream_;
-    std::shared_ptr<spdlog::logger> previous_;
+    CapturedLog() : skiff::test::CapturedLog(spdlog::level::info) { skiff::set_log_limit_clock_for_testing(fake_clock); }
+    ~CapturedLog() { skiff::set_log_limit_clock_for_testing(nullptr); }
+    CapturedLog(const CapturedLog&) = delete;
+    CapturedLog& operator=(const CapturedLog&) = delete;
 };
 
 void hostile_site(int value) {

@@ -1,5 +1,6 @@
-// The default logger's warnings (and worse) routed to a string while one
-// of these lives, for tests that check what skiff warns about.
+// The default logger's messages at `level` and worse (warnings unless told
+// otherwise) routed to a string while one of these lives, for tests that
+// check what skiff logs, as "LEVEL message" lines.
 #pragma once
 
 #include <spdlog/sinks/ostream_sink.h>
@@ -12,18 +13,18 @@
 
 namespace skiff::test {
 
-class CapturedWarnings {
+class CapturedLog {
 public:
-    CapturedWarnings() : previous_(spdlog::default_logger()) {
+    explicit CapturedLog(spdlog::level::level_enum level = spdlog::level::warn) : previous_(spdlog::default_logger()) {
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
         auto logger = std::make_shared<spdlog::logger>("captured", sink);
         logger->set_pattern("%l %v");
-        logger->set_level(spdlog::level::warn);
+        logger->set_level(level);
         spdlog::set_default_logger(logger);
     }
-    ~CapturedWarnings() { spdlog::set_default_logger(previous_); }
-    CapturedWarnings(const CapturedWarnings&) = delete;
-    CapturedWarnings& operator=(const CapturedWarnings&) = delete;
+    ~CapturedLog() { spdlog::set_default_logger(previous_); }
+    CapturedLog(const CapturedLog&) = delete;
+    CapturedLog& operator=(const CapturedLog&) = delete;
 
     [[nodiscard]] std::string text() const { return stream_.str(); }
     [[nodiscard]] size_t lines() const {
