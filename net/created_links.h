@@ -45,7 +45,8 @@
 // mode with InstanceStart) sends the requests, the kernel refuses them
 // (EPERM), and the macvtap is left behind.
 //
-// Not covered: SIGKILL and power loss (nothing runs), a crash on a stack
+// Not covered: SIGKILL and power loss (nothing runs; the next skiff that
+// creates a macvtap removes the abandoned ones, net/macvtap.h), a crash on a stack
 // overflow (no alternate signal stack: the handler cannot run).
 #pragma once
 

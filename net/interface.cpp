@@ -106,26 +106,11 @@ std::string attribute_string(std::span<const uint8_t> payload) {
 
 }  // namespace
 
-Result<std::optional<LinkInfo>> find_link(const std::string& name) {
-    TRY(check_interface_name(name));
-    NetlinkMessage request(RTM_GETLINK, 0);
+std::optional<LinkInfo> parse_link(std::span<const uint8_t> body) {
+    if (body.size() < NLMSG_ALIGN(sizeof(ifinfomsg))) {
+        return std::nullopt;
+    }
     ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    request.append_header(info);
-    request.put_string(IFLA_IFNAME, name);
-    // Statistics make up most of a reply and are not needed.
-    request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-    NetlinkAnswer answer = TRY(netlink_query(request).context_error(fmt::format("interface '{}'", name)));
-    if (answer.error == ENODEV) {
-        return std::optional<LinkInfo>{};
-    }
-    if (answer.error != 0) {
-        return interface_error(name, "querying it (RTM_GETLINK)", answer.error);
-    }
-    std::span<const uint8_t> body = answer.payload;
-    if (answer.type != RTM_NEWLINK || body.size() < NLMSG_ALIGN(sizeof(ifinfomsg))) {
-        return Error::format("interface '{}': unexpected netlink reply type {}", name, answer.type);
-    }
     std::memcpy(&info, body.data(), sizeof(info));
     LinkInfo link;
     link.index = static_cast<unsigned>(info.ifi_index);
@@ -139,6 +124,10 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
             link.link_index = attribute_u32(payload);
         } else if (type == IFLA_MTU && attribute_u32(payload)) {
             link.mtu = attribute_u32(payload);
+        } else if (type == IFLA_IFNAME) {
+            link.name = attribute_string(payload);
+        } else if (type == IFLA_IFALIAS) {
+            link.alias = attribute_string(payload);
         } else if (type == IFLA_ADDRESS && payload.size() == 6) {
             MacAddress mac;
             std::copy(payload.begin(), payload.end(), mac.bytes.begin());
@@ -185,7 +174,54 @@ Result<std::optional<LinkInfo>> find_link(const std::string& name) {
             }
         });
     }
-    return std::optional<LinkInfo>{std::move(link)};
+    return link;
+}
+
+Result<std::vector<LinkInfo>> list_links() {
+    NetlinkMessage request(RTM_GETLINK, NLM_F_DUMP);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    request.append_header(info);
+    request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    std::vector<LinkInfo> links;
+    int error = TRY(netlink_dump(request, [&](uint16_t type, std::span<const uint8_t> payload) {
+        if (type != RTM_NEWLINK) {
+            return;
+        }
+        if (auto link = parse_link(payload)) {
+            links.push_back(std::move(*link));
+        }
+    }));
+    if (error != 0) {
+        return Error::format("listing the interfaces (RTM_GETLINK dump): {}", std::strerror(error));
+    }
+    return links;
+}
+
+Result<std::optional<LinkInfo>> find_link(const std::string& name) {
+    TRY(check_interface_name(name));
+    NetlinkMessage request(RTM_GETLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    request.append_header(info);
+    request.put_string(IFLA_IFNAME, name);
+    // Statistics make up most of a reply and are not needed.
+    request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    NetlinkAnswer answer = TRY(netlink_query(request).context_error(fmt::format("interface '{}'", name)));
+    if (answer.error == ENODEV) {
+        return std::optional<LinkInfo>{};
+    }
+    if (answer.error != 0) {
+        return interface_error(name, "querying it (RTM_GETLINK)", answer.error);
+    }
+    if (answer.type != RTM_NEWLINK) {
+        return Error::format("interface '{}': unexpected netlink reply type {}", name, answer.type);
+    }
+    auto link = parse_link(answer.payload);
+    if (!link) {
+        return Error::format("interface '{}': malformed RTM_NEWLINK", name);
+    }
+    return link;
 }
 
 Result<void> check_interface_name(std::string_view name) {

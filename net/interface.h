@@ -20,8 +20,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace skiff::net {
 
@@ -47,6 +49,8 @@ struct TunInfo {
 
 struct LinkInfo {
     unsigned index = 0;
+    std::string name;                     // IFLA_IFNAME
+    std::string alias;                    // IFLA_IFALIAS ("ip link set X alias ..."), empty when none
     std::string kind;                     // IFLA_INFO_KIND: "tun", "bridge", "veth"; empty for NICs
     std::optional<unsigned> master_index; // the bridge (or bond) it is a port of
     std::optional<TunInfo> tun;           // for kind "tun"
@@ -65,6 +69,11 @@ struct LinkInfo {
 Result<std::optional<LinkInfo>> find_link(const std::string& name);
 // The same, failing with "interface 'x' does not exist" when absent.
 Result<LinkInfo> query_link(const std::string& name);
+// Every interface of this namespace (an RTM_GETLINK dump).
+Result<std::vector<LinkInfo>> list_links();
+// An RTM_NEWLINK's payload (ifinfomsg, then attributes) as a LinkInfo;
+// nullopt when it is too short for the ifinfomsg.
+[[nodiscard]] std::optional<LinkInfo> parse_link(std::span<const uint8_t> payload);
 // The name of the interface with this index ("#N" if it is gone).
 [[nodiscard]] std::string interface_name(unsigned index);
 

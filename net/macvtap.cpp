@@ -12,12 +12,14 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -52,6 +54,10 @@ MacAddress random_mac() {
     mac.bytes[0] = static_cast<uint8_t>((mac.bytes[0] & 0xfe) | 0x02);
     return mac;
 }
+
+// The owner tag (see the header) on a macvtap skiff created; without it
+// only the clean-up after a SIGKILL is lost.
+void tag_owner(unsigned index, const std::string& name);
 
 NetlinkMessage delete_request(unsigned index) {
     NetlinkMessage message(RTM_DELLINK, 0);
@@ -263,6 +269,10 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
                                  "(raise {}'s MTU or lower mtu=)",
                                  options.link, *options.mtu, options.link, *lower->mtu, options.link);
         }
+        // What a skiff killed with SIGKILL left behind goes first.
+        if (auto removed = remove_abandoned_macvtaps(); !removed.ok()) {
+            spdlog::debug("looking for macvtaps left by killed skiffs: {}", removed.error().message);
+        }
         bool passthru = options.mode == MacvtapMode::Passthru;
         macvtap->mode_ = options.mode;
         std::string mismatch;
@@ -321,6 +331,7 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
             macvtap->index_ = (*created)->index;
             macvtap->created_ = true;
             macvtap->crash_slot_ = CreatedLinks::remember(delete_request(macvtap->index_));
+            tag_owner(macvtap->index_, name);
             if (!macvtap->crash_slot_) {
                 spdlog::warn("macvtap '{}': too many interfaces to remove on a crash; it is removed on orderly exits "
                              "only",
@@ -398,6 +409,154 @@ void Macvtap::remove() {
         CreatedLinks::forget(*crash_slot_);
         crash_slot_.reset();
     }
+}
+
+namespace {
+
+// Field 22 of /proc/PID/stat (starttime), after the parenthesised comm,
+// which may itself hold spaces and parentheses.
+std::optional<uint64_t> process_start(int pid) {
+    std::string path = pid == 0 ? std::string("/proc/self/stat") : fmt::format("/proc/{}/stat", pid);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        return std::nullopt;
+    }
+    char buffer[1024];
+    ssize_t length = ::read(fd.get(), buffer, sizeof(buffer) - 1);
+    if (length <= 0) {
+        return std::nullopt;
+    }
+    std::string_view text(buffer, static_cast<size_t>(length));
+    size_t comm_end = text.rfind(')');
+    if (comm_end == std::string_view::npos) {
+        return std::nullopt;
+    }
+    text.remove_prefix(comm_end + 1);
+    // Fields 3.. follow, space-separated: starttime is the 20th of them.
+    for (int field = 3; field <= 22; ++field) {
+        size_t begin = text.find_first_not_of(' ');
+        if (begin == std::string_view::npos) {
+            return std::nullopt;
+        }
+        text.remove_prefix(begin);
+        size_t end = text.find(' ');
+        std::string_view value = text.substr(0, end);
+        if (field == 22) {
+            uint64_t start = 0;
+            auto [last, error] = std::from_chars(value.data(), value.data() + value.size(), start);
+            if (error != std::errc() || last != value.data() + value.size()) {
+                return std::nullopt;
+            }
+            return start;
+        }
+        if (end == std::string_view::npos) {
+            return std::nullopt;
+        }
+        text.remove_prefix(end);
+    }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> pid_namespace_of(const std::string& proc_entry) {
+    struct stat status {};
+    if (::stat(fmt::format("{}/ns/pid", proc_entry).c_str(), &status) != 0) {
+        return std::nullopt;
+    }
+    return static_cast<uint64_t>(status.st_ino);
+}
+
+constexpr std::string_view kTagPrefix = "skiff pid=";
+
+void tag_owner(unsigned index, const std::string& name) {
+    auto owner = this_process_owner();
+    if (!owner) {
+        spdlog::debug("macvtap '{}': no owner tag (/proc/self unreadable)", name);
+        return;
+    }
+    NetlinkMessage request(RTM_SETLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = static_cast<int>(index);
+    request.append_header(info);
+    request.put_string(IFLA_IFALIAS, owner_tag(*owner));
+    auto result = netlink_transact(request);
+    if (!result.ok() || *result != 0) {
+        spdlog::debug("macvtap '{}': setting its owner tag: {}", name,
+                      result.ok() ? std::string(std::strerror(*result)) : result.error().message);
+    }
+}
+
+}  // namespace
+
+std::optional<MacvtapOwner> this_process_owner() {
+    auto start = process_start(0);
+    auto pid_namespace = pid_namespace_of("/proc/self");
+    if (!start || !pid_namespace) {
+        return std::nullopt;
+    }
+    return MacvtapOwner{.pid = ::getpid(), .start = *start, .pid_namespace = *pid_namespace};
+}
+
+std::string owner_tag(const MacvtapOwner& owner) {
+    return fmt::format("{}{} start={} pidns={}", kTagPrefix, owner.pid, owner.start, owner.pid_namespace);
+}
+
+std::optional<MacvtapOwner> parse_owner_tag(std::string_view alias) {
+    MacvtapOwner owner;
+    auto number = [&alias](std::string_view label, auto& value, char terminator) {
+        if (!alias.starts_with(label)) {
+            return false;
+        }
+        alias.remove_prefix(label.size());
+        size_t end = terminator == '\0' ? alias.size() : alias.find(terminator);
+        if (end == std::string_view::npos || end == 0) {
+            return false;
+        }
+        auto [last, error] = std::from_chars(alias.data(), alias.data() + end, value);
+        if (error != std::errc() || last != alias.data() + end) {
+            return false;
+        }
+        alias.remove_prefix(end);
+        return true;
+    };
+    if (!number(kTagPrefix, owner.pid, ' ') || !number(" start=", owner.start, ' ') ||
+        !number(" pidns=", owner.pid_namespace, '\0') || owner.pid <= 0) {
+        return std::nullopt;
+    }
+    return owner;
+}
+
+bool owner_running(const MacvtapOwner& owner) {
+    auto ours = pid_namespace_of("/proc/self");
+    if (!ours || *ours != owner.pid_namespace) {
+        return true;  // another PID namespace's process: not ours to judge
+    }
+    auto start = process_start(owner.pid);
+    return start && *start == owner.start;
+}
+
+Result<unsigned> remove_abandoned_macvtaps() {
+    auto links = TRY(list_links());
+    unsigned removed = 0;
+    for (const LinkInfo& link : links) {
+        if (link.kind != "macvtap") {
+            continue;
+        }
+        auto owner = parse_owner_tag(link.alias);
+        if (!owner || owner_running(*owner)) {
+            continue;
+        }
+        int error = TRY(netlink_transact(delete_request(link.index)));
+        if (error != 0 && error != ENODEV) {
+            spdlog::warn("macvtap '{}' was left by skiff pid {}, which no longer runs; deleting it: {}", link.name,
+                         owner->pid, std::strerror(error));
+            continue;
+        }
+        spdlog::warn("macvtap '{}' was left by skiff pid {}, which no longer runs (killed with SIGKILL?): deleted",
+                     link.name, owner->pid);
+        ++removed;
+    }
+    return removed;
 }
 
 }  // namespace skiff::net

@@ -27,6 +27,15 @@
 // skiff creates first gets a random MAC that nothing else has, so the
 // check is exact; on a clash it is deleted and created again (a new
 // ifindex). For an existing macvtap the check is name and MAC.
+//
+// Owner tag: a macvtap skiff creates carries the alias (IFLA_IFALIAS, "ip
+// link show" prints it) "skiff pid=P start=T pidns=N": the process, its
+// start time (/proc/P/stat field 22) and its PID namespace. SIGKILL (the
+// OOM killer, a runtime's kill) leaves the macvtap behind; before creating
+// one, skiff deletes the macvtaps of its network namespace whose tag names
+// a process of its own PID namespace that no longer runs (no such pid, or
+// one started at another time), with a warning per interface. Tags from
+// another PID namespace, and macvtaps without a tag, are never touched.
 #pragma once
 
 #include "net/mac_address.h"
@@ -38,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace skiff::net {
 
@@ -84,6 +94,27 @@ private:
     bool created_ = false;
     std::optional<size_t> crash_slot_;  // in CreatedLinks, while created_
 };
+
+// Who created a macvtap (the owner tag above).
+struct MacvtapOwner {
+    int pid = 0;
+    uint64_t start = 0;  // clock ticks after boot, as /proc/PID/stat says
+    uint64_t pid_namespace = 0;  // inode of /proc/PID/ns/pid
+    bool operator==(const MacvtapOwner&) const = default;
+};
+// This process; nullopt when /proc cannot say.
+[[nodiscard]] std::optional<MacvtapOwner> this_process_owner();
+[[nodiscard]] std::string owner_tag(const MacvtapOwner& owner);
+// nullopt for an alias that is not exactly a tag skiff writes.
+[[nodiscard]] std::optional<MacvtapOwner> parse_owner_tag(std::string_view alias);
+// Whether the owner still runs: same PID namespace as this process, the
+// pid exists and started at `start`. An owner of another PID namespace
+// counts as running (skiff cannot tell).
+[[nodiscard]] bool owner_running(const MacvtapOwner& owner);
+// Deletes the macvtaps of this network namespace left by skiff processes
+// that no longer run (see the header); returns how many. Needs
+// CAP_NET_ADMIN (as creating one does).
+Result<unsigned> remove_abandoned_macvtaps();
 
 // The macvlan mode number (MACVLAN_MODE_*) and back.
 [[nodiscard]] uint32_t macvlan_mode_value(MacvtapMode mode);

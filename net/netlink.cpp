@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <optional>
 
 namespace skiff::net {
 
@@ -73,7 +74,12 @@ void NetlinkMessage::end_nested(size_t token) {
     std::memcpy(buffer_.data() + token + offsetof(nlattr, nla_len), &length, sizeof(length));
 }
 
-Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message) {
+namespace {
+
+// Sends `message` on a fresh NETLINK_ROUTE socket, then hands every reply
+// message to on_reply(header, body) until it returns true.
+template <typename OnReply>
+Result<void> exchange(const NetlinkMessage& message, OnReply&& on_reply) {
     UniqueFd socket_fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
     if (!socket_fd.valid()) {
         return errno_error("opening a netlink socket");
@@ -82,7 +88,6 @@ Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message) {
     if (::send(socket_fd.get(), request.data(), request.size(), 0) < 0) {
         return errno_error(fmt::format("sending netlink request {}", message.type()));
     }
-    NetlinkAnswer answer;
     std::vector<uint8_t> datagram;
     for (;;) {
         // A datagram's size first: an RTM_NEWLINK with every VF of a PF
@@ -109,25 +114,65 @@ Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message) {
             if (header.nlmsg_len > rest.size() || header.nlmsg_len < NLMSG_HDRLEN) {
                 return Error{"malformed netlink reply"};
             }
-            std::span<const uint8_t> body = rest.subspan(NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
-            if (header.nlmsg_type == NLMSG_ERROR) {
-                // The acknowledgement: error 0 on success. It echoes the
-                // request after it (no NETLINK_CAP_ACK); only the error counts.
-                if (body.size() < sizeof(int)) {
-                    return Error{"truncated netlink acknowledgement"};
-                }
-                int error = 0;
-                std::memcpy(&error, body.data(), sizeof(error));
-                answer.error = -error;
-                return answer;
-            }
-            if (answer.type == 0 && header.nlmsg_type >= NLMSG_MIN_TYPE) {
-                answer.type = header.nlmsg_type;
-                answer.payload.assign(body.begin(), body.end());
+            if (on_reply(header, rest.subspan(NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN))) {
+                return {};
             }
             rest = rest.subspan(std::min<size_t>(NLMSG_ALIGN(header.nlmsg_len), rest.size()));
         }
     }
+}
+
+// The errno of an NLMSG_ERROR (or NLMSG_DONE) body: its leading int,
+// negated; nullopt when the body is too short to hold one.
+std::optional<int> answered_errno(std::span<const uint8_t> body) {
+    if (body.size() < sizeof(int)) {
+        return std::nullopt;
+    }
+    int error = 0;
+    std::memcpy(&error, body.data(), sizeof(error));
+    return -error;
+}
+
+}  // namespace
+
+Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message) {
+    NetlinkAnswer answer;
+    bool truncated = false;
+    TRY(exchange(message, [&](const nlmsghdr& header, std::span<const uint8_t> body) {
+        if (header.nlmsg_type == NLMSG_ERROR) {
+            // The acknowledgement: error 0 on success. It echoes the
+            // request after it (no NETLINK_CAP_ACK); only the error counts.
+            auto error = answered_errno(body);
+            truncated = !error;
+            answer.error = error.value_or(0);
+            return true;
+        }
+        if (answer.type == 0 && header.nlmsg_type >= NLMSG_MIN_TYPE) {
+            answer.type = header.nlmsg_type;
+            answer.payload.assign(body.begin(), body.end());
+        }
+        return false;
+    }));
+    if (truncated) {
+        return Error{"truncated netlink acknowledgement"};
+    }
+    return answer;
+}
+
+Result<int> netlink_dump(const NetlinkMessage& request,
+                         const std::function<void(uint16_t type, std::span<const uint8_t> payload)>& visit) {
+    int result = 0;
+    TRY(exchange(request, [&](const nlmsghdr& header, std::span<const uint8_t> body) {
+        if (header.nlmsg_type == NLMSG_DONE || header.nlmsg_type == NLMSG_ERROR) {
+            result = answered_errno(body).value_or(0);
+            return true;
+        }
+        if (header.nlmsg_type >= NLMSG_MIN_TYPE) {
+            visit(header.nlmsg_type, body);
+        }
+        return false;
+    }));
+    return result;
 }
 
 Result<int> netlink_transact(const NetlinkMessage& message) {

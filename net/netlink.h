@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,12 @@ struct NetlinkAnswer {
 // Sends `message` and reads until its acknowledgement. An Error only when
 // netlink itself failed (socket, send, malformed reply).
 Result<NetlinkAnswer> netlink_query(const NetlinkMessage& message);
+
+// A dump (the request built with NLM_F_DUMP, e.g. RTM_GETLINK for every
+// link): visit(type, payload) for each message until the kernel's
+// NLMSG_DONE; 0 or the positive errno it answered with.
+Result<int> netlink_dump(const NetlinkMessage& request,
+                         const std::function<void(uint16_t type, std::span<const uint8_t> payload)>& visit);
 
 // netlink_query() for a request that returns no data: 0 or the positive
 // errno the kernel answered with (EPERM, EEXIST, ENODEV, ...).

@@ -7,7 +7,9 @@
 # CRASH_SIGNAL (ABRT or SEGV) sent from outside: once to the process (the
 # main thread, unfiltered, takes it), once to a vCPU thread with tgkill (it
 # runs under its seccomp filter, and device emulation runs there: the
-# likeliest place for a real crash). VHOST on: the kernel's vhost_net moves
+# likeliest place for a real crash). After SIGKILL the macvtap is left, and
+# the next skiff deletes it (its owner tag names a pid that no longer
+# runs). VHOST on: the kernel's vhost_net moves
 # the packets between the rings and the macvtap's /dev/tapN.
 # usage: net_macvtap.sh SKIFF TESTGUEST TRANSPORT CRASH_SIGNAL [VHOST]
 source "$(dirname "$0")/lib.sh"
@@ -92,4 +94,26 @@ crash_and_check() {
 
 crash_and_check crash process
 crash_and_check vcpu_crash vcpu
-echo "PASS: test guest over virtio-$TRANSPORT on a macvtap: ping and UDP echo; no macvtap left after SIGTERM or SIG$CRASH_SIGNAL (to the process, to a vCPU thread)"
+
+# SIGKILL: nothing runs, the macvtap stays, tagged with the dead skiff's
+# pid; the next skiff that creates a macvtap deletes it first.
+boot killed
+killed_pid=$skiff_pid
+left=$(macvtaps)
+kill -KILL "$skiff_pid"
+set +e
+wait "$skiff_pid"
+set -e
+[ "$(macvtaps)" = "$left" ] || fail "after SIGKILL: macvtaps '$(macvtaps)', expected '$left' left behind"
+alias=$(in_ns "$vm_ns" ip -d -o link show "$left" | grep -o 'alias skiff pid=[0-9]* start=[0-9]* pidns=[0-9]*' || true)
+case "$alias" in "alias skiff pid=$killed_pid "*) ;; *) fail "the macvtap left has no owner tag of pid $killed_pid: '$alias'" ;; esac
+boot after_kill
+grep -q "macvtap '$left' was left by skiff pid $killed_pid, which no longer runs (killed with SIGKILL?): deleted" \
+    "$TEST_TMP/after_kill.err" || { show_skiff after_kill; fail "the next skiff did not delete the macvtap SIGKILL left"; }
+[ "$(macvtaps | wc -l)" -eq 1 ] || fail "macvtaps after the next start: $(macvtaps | tr '\n' ' ')"
+in_ns "$peer_ns" ip neigh flush dev vethB
+ping_ok "$peer_ns" 10.0.7.2 5 56
+stop_skiff after_kill
+[ -z "$(macvtaps)" ] || fail "macvtap $(macvtaps) left behind after SIGTERM"
+echo "  SIGKILL: $left left ($alias); the next skiff deleted it and ran"
+echo "PASS: test guest over virtio-$TRANSPORT on a macvtap: ping and UDP echo; no macvtap left after SIGTERM or SIG$CRASH_SIGNAL (to the process, to a vCPU thread); one left by SIGKILL removed by the next skiff"

@@ -334,3 +334,74 @@ TEST_CASE("a macvtap skiff created is deleted when skiff crashes", "[macvtap][cr
         CHECK_FALSE(net::interface_exists(name));
     }
 }
+
+namespace {
+
+// Gives interface `name` the alias `alias` (ip link set NAME alias ALIAS).
+void set_alias(const std::string& name, const std::string& alias) {
+    net::NetlinkMessage request(RTM_SETLINK, 0);
+    request.append_header(link_header(REQUIRE_OK(net::query_link(name)).index));
+    request.put_string(IFLA_IFALIAS, alias);
+    REQUIRE(transact(request) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a macvtap left by a skiff killed with SIGKILL goes when the next one creates a macvtap",
+          "[macvtap][owner]") {
+    fresh_namespace_with_veth();
+    auto name = name_left_by_crashing_child(SIGKILL, [] { ::raise(SIGKILL); });
+    // No handler runs on SIGKILL: the interface is left, with its tag.
+    auto left = REQUIRE_OK(net::query_link(name));
+    auto owner = net::parse_owner_tag(left.alias);
+    REQUIRE(owner.has_value());
+    CHECK(owner->pid != ::getpid());
+    CHECK_FALSE(net::owner_running(*owner));
+
+    MacvtapOptions options;
+    options.link = "vethA";
+    options.mac = kGuestMac;
+    auto macvtap = REQUIRE_OK(Macvtap::open(options));
+    char old_name[IF_NAMESIZE];
+    CHECK(::if_indextoname(left.index, old_name) == nullptr);  // the abandoned one is gone
+    CHECK(macvtap->index() != left.index);
+    // The new one carries this process's tag.
+    CHECK(REQUIRE_OK(net::query_link(macvtap->name())).alias == net::owner_tag(*net::this_process_owner()));
+}
+
+TEST_CASE("only macvtaps tagged by a skiff of this PID namespace that no longer runs are removed",
+          "[macvtap][owner]") {
+    fresh_namespace_with_veth();
+    auto self = *net::this_process_owner();
+    net::MacvtapOwner dead = self;
+    dead.start += 1;  // this pid, another start: the skiff that had it is gone
+    net::MacvtapOwner foreign = dead;
+    foreign.pid_namespace += 1;
+    const std::vector<std::pair<std::string, std::string>> macvtaps = {
+        {"mvdead", net::owner_tag(dead)},
+        {"mvlive", net::owner_tag(self)},
+        {"mvforeign", net::owner_tag(foreign)},
+        {"mvother", "uplink of the web tier"},
+        {"mvnone", ""},
+    };
+    uint8_t last = 0x10;
+    for (const auto& [name, alias] : macvtaps) {
+        make_macvtap_by_hand(name, "vethA", net::MacAddress{{0x02, 0x00, 0x00, 0x00, 0x77, last++}});
+        if (!alias.empty()) {
+            set_alias(name, alias);
+        }
+    }
+    CHECK(REQUIRE_OK(net::remove_abandoned_macvtaps()) == 1);
+    CHECK_FALSE(net::interface_exists("mvdead"));
+    for (const char* kept : {"mvlive", "mvforeign", "mvother", "mvnone", "vethA", "vethB"}) {
+        INFO(kept);
+        CHECK(net::interface_exists(kept));
+    }
+    CHECK(REQUIRE_OK(net::remove_abandoned_macvtaps()) == 0);
+    // The dump sees every interface with its name and alias.
+    auto links = REQUIRE_OK(net::list_links());
+    auto other = std::find_if(links.begin(), links.end(), [](const net::LinkInfo& link) { return link.name == "mvother"; });
+    REQUIRE(other != links.end());
+    CHECK(other->alias == "uplink of the web tier");
+    CHECK(other->kind == "macvtap");
+}

@@ -5,6 +5,8 @@
 
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -47,4 +49,47 @@ TEST_CASE("the crash registry takes small requests until full, and frees slots",
     too_big.append_header(info);
     too_big.put(IFLA_IFALIAS, std::vector<std::byte>(CreatedLinks::kMaxMessage));
     CHECK_FALSE(CreatedLinks::remember(too_big).has_value());
+}
+
+TEST_CASE("the owner tag of a created macvtap reads back, and nothing else reads as one", "[net][macvtap]") {
+    auto self = this_process_owner();
+    REQUIRE(self.has_value());
+    CHECK(self->pid == ::getpid());
+    CHECK(self->start > 0);
+    CHECK(self->pid_namespace > 0);
+    CHECK(parse_owner_tag(owner_tag(*self)) == self);
+    MacvtapOwner big{.pid = 4194304, .start = 18446744073709551615ULL, .pid_namespace = 4026531836};
+    CHECK(owner_tag(big) == "skiff pid=4194304 start=18446744073709551615 pidns=4026531836");
+    CHECK(parse_owner_tag(owner_tag(big)) == big);
+    for (const char* alias : {"", "skiff", "skiff pid=", "skiff pid=12", "skiff pid=12 start=5",
+                              "skiff pid=12 start=5 pidns=", "skiff pid=12 start=5 pidns=7 ", "skiff pid=0 start=5 pidns=7",
+                              "skiff pid=-3 start=5 pidns=7", "skiff pid=12 start=x pidns=7", "skiff  pid=12 start=5 pidns=7",
+                              "Skiff pid=12 start=5 pidns=7", "skiff pid=12 start=5 pidns=7x", "my uplink",
+                              "skiff pid=99999999999 start=5 pidns=7"}) {
+        INFO(alias);
+        CHECK_FALSE(parse_owner_tag(alias).has_value());
+    }
+}
+
+TEST_CASE("an owner runs while its pid has its start time, in this PID namespace", "[net][macvtap]") {
+    auto self = *this_process_owner();
+    CHECK(owner_running(self));
+    MacvtapOwner reused = self;
+    reused.start += 1;  // the pid now belongs to a process started later
+    CHECK_FALSE(owner_running(reused));
+    // A process that has exited (and was reaped): its pid is free.
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    MacvtapOwner gone = self;
+    gone.pid = child;
+    CHECK_FALSE(owner_running(gone));
+    // Another PID namespace's pid says nothing about processes here.
+    MacvtapOwner foreign = reused;
+    foreign.pid_namespace += 1;
+    CHECK(owner_running(foreign));
 }
