@@ -124,6 +124,27 @@ Received read_frames(net::Tap& tap, uint64_t wanted) {
     return received;
 }
 
+// Five 300-byte datagrams to `destination`, read by the guest from `tap`:
+// the counters' rx equals what was read, tx is still `guest_tx` frames.
+// Prints both directions under `label`; returns the counters.
+net::NetCounterValues check_guest_rx(const char* label, net::Tap& tap, const KernelLinkCounters& counters,
+                                     const char* destination, uint64_t guest_tx, uint64_t written) {
+    send_datagrams(destination, 5, 300);
+    Received received = read_frames(tap, 5);
+    CHECK(received.frames == 5);
+    net::NetCounterValues values = counters.read();
+    CHECK(values.rx_packets == received.frames);
+    CHECK(values.rx_bytes == received.bytes);
+    CHECK(values.rx_bytes == 5 * (kEthernetHeader + kIpv4Header + 8 + 300));
+    CHECK(values.tx_packets == guest_tx);
+    std::printf("  %s: guest tx %llu frames / %llu bytes (written %llu), guest rx %llu / %llu (read %llu / %llu)\n",
+                label, static_cast<unsigned long long>(values.tx_packets),
+                static_cast<unsigned long long>(values.tx_bytes), static_cast<unsigned long long>(written),
+                static_cast<unsigned long long>(values.rx_packets), static_cast<unsigned long long>(values.rx_bytes),
+                static_cast<unsigned long long>(received.frames), static_cast<unsigned long long>(received.bytes));
+    return values;
+}
+
 }  // namespace
 
 TEST_CASE("a tap's kernel counters, turned round: what is written to it is the guest's tx", "[link_counters]") {
@@ -173,19 +194,7 @@ TEST_CASE("a tap's kernel counters, turned round: what is written to it is the g
                 static_cast<unsigned long long>(refused_counted));
 
     // Host -> tap -> guest: the tap's tx, counted as the reader takes them.
-    send_datagrams(kPeerAddress, 5, 300);
-    Received received = read_frames(*tap, 5);
-    CHECK(received.frames == 5);
-    values = counters->read();
-    CHECK(values.rx_packets == received.frames);
-    CHECK(values.rx_bytes == received.bytes);
-    CHECK(values.rx_bytes == 5 * (kEthernetHeader + kIpv4Header + 8 + 300));
-    CHECK(values.tx_packets == 8);
-    std::printf("  tap: guest tx %llu frames / %llu bytes (written %llu), guest rx %llu / %llu (read %llu / %llu)\n",
-                static_cast<unsigned long long>(values.tx_packets), static_cast<unsigned long long>(values.tx_bytes),
-                static_cast<unsigned long long>(written), static_cast<unsigned long long>(values.rx_packets),
-                static_cast<unsigned long long>(values.rx_bytes),
-                static_cast<unsigned long long>(received.frames), static_cast<unsigned long long>(received.bytes));
+    values = check_guest_rx("tap", *tap, *counters, kPeerAddress, 8, written);
 
     // More than the tap's queue (16 frames here) holds while the guest
     // reads nothing: only what is read counts as received; what the tap
@@ -259,20 +268,7 @@ TEST_CASE("a macvtap's kernel counters: what arrives for it is the guest's rx", 
     CHECK(counters->read().rx_dropped == 0);
 
     // vethB -> vethA -> macvtap -> guest: the macvtap's rx.
-    send_datagrams(kGuestAddress, 5, 300);
-    Received received = read_frames(*tap, 5);
-    CHECK(received.frames == 5);
-    values = counters->read();
-    CHECK(values.rx_packets == received.frames);
-    CHECK(values.rx_bytes == received.bytes);
-    CHECK(values.rx_bytes == 5 * (kEthernetHeader + kIpv4Header + 8 + 300));
-    CHECK(values.tx_packets == 7);
-    std::printf("  macvtap: guest tx %llu frames / %llu bytes (written %llu), guest rx %llu / %llu (read %llu / "
-                "%llu)\n",
-                static_cast<unsigned long long>(values.tx_packets), static_cast<unsigned long long>(values.tx_bytes),
-                static_cast<unsigned long long>(written), static_cast<unsigned long long>(values.rx_packets),
-                static_cast<unsigned long long>(values.rx_bytes),
-                static_cast<unsigned long long>(received.frames), static_cast<unsigned long long>(received.bytes));
+    values = check_guest_rx("macvtap", *tap, *counters, kGuestAddress, 7, written);
 
     // More than its queue holds while the guest reads nothing: macvlan
     // counts each frame on arrival, so those it then drops are in both
