@@ -115,9 +115,6 @@ private:
     // Macvtaps skiff uses, declared before everything that holds the
     // virtio-net devices so they go last (deleting the interfaces skiff made).
     std::vector<std::unique_ptr<net::Macvtap>> macvtaps_;
-    // The MACs skiff gave VFs (mode=vfio, mac=); the old ones go back with
-    // the macvtaps, for the same reason.
-    std::vector<vfio::VfMacAssignment> vf_macs_;
     // Declared before the buses: the devices on them use these until they
     // are destroyed.
     std::unique_ptr<EventLoop> loop_;
@@ -140,6 +137,11 @@ private:
     std::shared_ptr<pci::PciRoot> pci_root_;
     std::optional<TimerFd> input_retry_;  // re-arms console input when the guest's FIFO was full
     UniqueFd status_file_;  // /proc/self/status, for log_resource_usage()
+    // The MACs skiff gave VFs (mode=vfio, mac=). run() gives the old ones
+    // back at its end; declared after everything that holds the VFIO
+    // devices, so that a Machine destroyed without running does so before
+    // the functions go back to their drivers, as VfioDevice itself does.
+    std::vector<vfio::VfMacAssignment> vf_macs_;
 
     mutable std::mutex pause_mutex_;  // one pause or resume at a time
     std::atomic<bool> paused_{false};
