@@ -5,7 +5,6 @@
 #include "vmm/log_limit.h"
 
 #include <fcntl.h>
-#include <net/if.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -82,17 +81,18 @@ std::unique_ptr<KernelLinkCounters> KernelLinkCounters::open(const std::string& 
     }
     std::optional<uint64_t> sysfs_index = read_decimal(index_file.get());
     std::optional<std::string> sysfs_address = read_text(address_file.get());
-    unsigned real_index = ::if_nametoindex(interface.c_str());
-    auto real_mac = interface_mac(interface);
-    if (real_index == 0 || !real_mac.ok()) {
+    // Index and MAC of skiff's interface, from one RTM_GETLINK.
+    auto real = find_link(interface);
+    if (!real.ok() || !real->has_value() || !(*real)->mac) {
         return give_up(fmt::format("interface '{}' not found in skiff's network namespace", interface));
     }
-    if (!sysfs_index || *sysfs_index != real_index || !sysfs_address ||
-        *sysfs_address != real_mac->to_string()) {
+    unsigned real_index = (*real)->index;
+    const MacAddress& real_mac = *(*real)->mac;
+    if (!sysfs_index || *sysfs_index != real_index || !sysfs_address || *sysfs_address != real_mac.to_string()) {
         return give_up(fmt::format("{} is another network namespace's interface (ifindex {}, MAC {}; skiff's '{}' has "
                                    "ifindex {}, MAC {}): {}",
                                    directory, sysfs_index ? std::to_string(*sysfs_index) : std::string("?"),
-                                   sysfs_address.value_or("?"), interface, real_index, real_mac->to_string(), kFix));
+                                   sysfs_address.value_or("?"), interface, real_index, real_mac.to_string(), kFix));
     }
 
     for (size_t i = 0; i < kCount; ++i) {

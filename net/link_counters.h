@@ -47,9 +47,9 @@
 // Namespaces: /sys/class/net shows the network namespace sysfs was mounted
 // in, not necessarily skiff's (`unshare -n` keeps the old sysfs; `ip netns
 // exec` mounts the namespace's own). open() checks that the directory is
-// skiff's interface: its ifindex and MAC against SIOCGIFINDEX and
-// SIOCGIFHWADDR on the name. Both, because ifindexes repeat across
-// namespaces (the first interface made in each new one is usually 2). When
+// skiff's interface: its ifindex and MAC against what RTM_GETLINK on the
+// name says (find_link, net/interface.h). Both, because ifindexes repeat
+// across namespaces (the first interface made in each new one is usually 2). When
 // they differ or the files are missing, it logs one warning naming the fix
 // and the counters read zero; the VM is not refused for it.
 #pragma once
