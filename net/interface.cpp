@@ -178,10 +178,7 @@ std::optional<LinkInfo> parse_link(std::span<const uint8_t> body) {
 }
 
 Result<std::vector<LinkInfo>> list_links() {
-    NetlinkMessage request(RTM_GETLINK, NLM_F_DUMP);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    request.append_header(info);
+    auto request = NetlinkMessage::link(RTM_GETLINK, 0, NLM_F_DUMP);
     request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     std::vector<LinkInfo> links;
     int error = TRY(netlink_dump(request, [&](uint16_t type, std::span<const uint8_t> payload) {
@@ -200,10 +197,7 @@ Result<std::vector<LinkInfo>> list_links() {
 
 Result<std::optional<LinkInfo>> find_link(const std::string& name) {
     TRY(check_interface_name(name));
-    NetlinkMessage request(RTM_GETLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    request.append_header(info);
+    auto request = NetlinkMessage::link(RTM_GETLINK);
     request.put_string(IFLA_IFNAME, name);
     // Statistics make up most of a reply and are not needed.
     request.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);

@@ -59,14 +59,7 @@ MacAddress random_mac() {
 // only the clean-up after a SIGKILL is lost.
 void tag_owner(unsigned index, const std::string& name);
 
-NetlinkMessage delete_request(unsigned index) {
-    NetlinkMessage message(RTM_DELLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    info.ifi_index = static_cast<int>(index);
-    message.append_header(info);
-    return message;
-}
+NetlinkMessage delete_request(unsigned index) { return NetlinkMessage::link(RTM_DELLINK, index); }
 
 Error create_error(const std::string& name, const std::string& link, const MacvtapOptions& options, int error) {
     std::string what = fmt::format("creating macvtap '{}' on {}", name, link);
@@ -99,11 +92,7 @@ Error create_error(const std::string& name, const std::string& link, const Macvt
 // RTM_NEWLINK on an existing index with IFLA_ADDRESS: the kernel's errno
 // (0 on success), so that EADDRINUSE can be told apart.
 Result<int> set_mac_by_index(unsigned index, const MacAddress& mac) {
-    NetlinkMessage request(RTM_NEWLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    info.ifi_index = static_cast<int>(index);
-    request.append_header(info);
+    auto request = NetlinkMessage::link(RTM_NEWLINK, index);
     request.put(IFLA_ADDRESS, std::as_bytes(std::span(mac.bytes)));
     return netlink_transact(request);
 }
@@ -289,10 +278,7 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
                         continue;
                     }
                 }
-                NetlinkMessage request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-                ifinfomsg info{};
-                info.ifi_family = AF_UNSPEC;
-                request.append_header(info);
+                auto request = NetlinkMessage::link(RTM_NEWLINK, 0, NLM_F_CREATE | NLM_F_EXCL);
                 request.put_string(IFLA_IFNAME, name);
                 request.put_u32(IFLA_LINK, lower->index);
                 if (!passthru) {
@@ -318,10 +304,7 @@ Result<std::unique_ptr<Macvtap>> Macvtap::open(const MacvtapOptions& options) {
             // From here on the destructor (or the crash handler) deletes it.
             auto created = find_link(name);
             if (!created.ok() || !created->has_value()) {
-                NetlinkMessage by_name(RTM_DELLINK, 0);
-                ifinfomsg info{};
-                info.ifi_family = AF_UNSPEC;
-                by_name.append_header(info);
+                auto by_name = NetlinkMessage::link(RTM_DELLINK);
                 by_name.put_string(IFLA_IFNAME, name);
                 (void)netlink_transact(by_name);  // nothing left behind, if it is there at all
                 return Error::format("macvtap '{}' on {}: created, then not found ({})", name, options.link,
@@ -473,11 +456,7 @@ void tag_owner(unsigned index, const std::string& name) {
         spdlog::debug("macvtap '{}': no owner tag (/proc/self unreadable)", name);
         return;
     }
-    NetlinkMessage request(RTM_SETLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    info.ifi_index = static_cast<int>(index);
-    request.append_header(info);
+    auto request = NetlinkMessage::link(RTM_SETLINK, index);
     request.put_string(IFLA_IFALIAS, owner_tag(*owner));
     auto result = netlink_transact(request);
     if (!result.ok() || *result != 0) {

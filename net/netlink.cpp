@@ -2,6 +2,7 @@
 
 #include "vmm/unique_fd.h"
 
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -17,6 +18,15 @@ NetlinkMessage::NetlinkMessage(uint16_t type, uint16_t flags) {
     header.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | NLM_F_ACK | flags);
     header.nlmsg_seq = 1;
     append_aligned(std::as_bytes(std::span<const nlmsghdr, 1>(&header, 1)));
+}
+
+NetlinkMessage NetlinkMessage::link(uint16_t type, unsigned index, uint16_t flags) {
+    NetlinkMessage message(type, flags);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = static_cast<int>(index);
+    message.append_header(info);
+    return message;
 }
 
 uint16_t NetlinkMessage::type() const {

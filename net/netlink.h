@@ -29,6 +29,11 @@ public:
     // NLM_F_EXCL, ...
     NetlinkMessage(uint16_t type, uint16_t flags);
 
+    // A link request (RTM_NEWLINK, RTM_SETLINK, RTM_GETLINK, RTM_DELLINK):
+    // the header and an AF_UNSPEC ifinfomsg for interface `index` (0: the
+    // request names it with IFLA_IFNAME, or means every interface).
+    [[nodiscard]] static NetlinkMessage link(uint16_t type, unsigned index = 0, uint16_t flags = 0);
+
     // The family header (ifinfomsg for links); call once, before attributes.
     template <typename T>
         requires std::is_trivially_copyable_v<T>

@@ -140,11 +140,7 @@ Result<void> check_group_viable(const VfioHost& host, uint32_t group, std::strin
 }
 
 net::NetlinkMessage vf_mac_request(uint32_t pf_index, uint32_t vf, const net::MacAddress& mac) {
-    net::NetlinkMessage message(RTM_SETLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    info.ifi_index = static_cast<int>(pf_index);
-    message.append_header(info);
+    auto message = net::NetlinkMessage::link(RTM_SETLINK, pf_index);
     size_t list = message.begin_nested(IFLA_VFINFO_LIST);
     size_t entry = message.begin_nested(IFLA_VF_INFO);
     ifla_vf_mac vf_mac{};
@@ -157,11 +153,7 @@ net::NetlinkMessage vf_mac_request(uint32_t pf_index, uint32_t vf, const net::Ma
 }
 
 net::NetlinkMessage vf_info_request(uint32_t pf_index) {
-    net::NetlinkMessage message(RTM_GETLINK, 0);
-    ifinfomsg info{};
-    info.ifi_family = AF_UNSPEC;
-    info.ifi_index = static_cast<int>(pf_index);
-    message.append_header(info);
+    auto message = net::NetlinkMessage::link(RTM_GETLINK, pf_index);
     message.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
     return message;
 }
