@@ -38,7 +38,11 @@ load_modules() {
         # KVM's forced-emulation prefix lets the test guest drive KVM's
         # instruction emulator (skiff's emulation-failure tests).
         params=
-        case "$module" in */kvm.ko) params=force_emulation_prefix=1 ;; esac
+        case "$module" in
+            */kvm.ko) params=force_emulation_prefix=1 ;;
+            # Loaded after /ctl/config, with the parameters it names.
+            */kvm-amd.ko) continue ;;
+        esac
         # shellcheck disable=SC2086 # empty or one word
         if ! insmod "/lib/modules/$module" $params; then
             [ "$kind" = R ] && fail "insmod $module"
@@ -56,9 +60,16 @@ optional_modules=$!
 p9="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$p9,cache=none" l1ctl /ctl || fail "mount the control share"
 [ -r /ctl/config ] || fail "no /ctl/config"
-share_count=0 stdout_tty=0 stderr_tty=0 tty_rows='' tty_cols=''
+kvm_amd_params='' share_count=0 stdout_tty=0 stderr_tty=0 tty_rows='' tty_cols=''
 # shellcheck source=/dev/null # written by run.sh for each run
 . /ctl/config
+kvm_amd=$(grep -m 1 '/kvm-amd\.ko$' /etc/l1vm-modules | cut -d' ' -f2)
+if [ -n "$kvm_amd" ]; then
+    # shellcheck disable=SC2086 # NAME=VALUE words, checked by run.sh
+    insmod "/lib/modules/$kvm_amd" $kvm_amd_params || fail "insmod $kvm_amd $kvm_amd_params"
+fi
+# The platform, for the record (run.sh --console-log keeps it).
+echo "l1vm-init: kernel $(uname -r), kvm-amd$(for p in /sys/module/kvm_amd/parameters/*; do printf ' %s=%s' "${p##*/}" "$(cat "$p")"; done)"
 
 [ -c /dev/kvm ] || fail "/dev/kvm did not appear after loading kvm-amd"
 

@@ -6,7 +6,8 @@
 # and COMMAND runs there with the caller's cwd and environment. See README.md.
 #
 # usage: run.sh [--cpus N] [--memory MiB] [--timeout SEC] [--share DIR]...
-#               [--force-vm] [--vfio-edu] [--verbose] -- COMMAND [ARGS...]
+#               [--force-vm] [--vfio-edu] [--verbose] [--console-log FILE]
+#               -- COMMAND [ARGS...]
 #
 # Defaults: --cpus 2 --memory 2048 --timeout 3600, --share the git top-level
 # of the current directory (or the current directory). --vfio-edu (implies
@@ -14,6 +15,9 @@
 # (1234:11e8) for skiff's VFIO test to pass through. Exit status: COMMAND's,
 # or 122 the L1 VM could not set itself up, 123 its kernel panicked, locked up
 # or it stopped without a status, 124 the timeout expired, 125 usage or QEMU error.
+# --console-log keeps the L1 kernel's whole console in FILE. The L1 platform
+# (kernel, kvm-amd parameters, CPU model, TCG threading) comes from
+# l1vm.conf beside this script; SKIFF_L1VM_* variables override it.
 set -euo pipefail
 
 readonly exit_setup_failed=122
@@ -25,11 +29,11 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 start_time=$EPOCHREALTIME
 
 usage() {
-    sed -n '8,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '8,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit "$exit_harness"
 }
 help() {
-    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 }
 die() {
@@ -54,6 +58,7 @@ memory=2048
 timeout=3600
 force_vm=0
 vfio_edu=0
+console_log=
 shares=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
         --force-vm) force_vm=1; shift ;;
         --vfio-edu) vfio_edu=1; force_vm=1; shift ;;
         --verbose) verbose=1; shift ;;
+        --console-log) [ $# -ge 2 ] || usage; console_log=$2; shift 2 ;;
         --) shift; break ;;
         -h | --help) help ;;
         *) echo "l1vm: unknown option '$1'" >&2; usage ;;
@@ -79,20 +85,54 @@ fi
 
 # ---------------------------------------------------------------- host side
 
+# The L1 platform: l1vm.conf, then SKIFF_L1VM_* from the environment.
+l1_kernel=newest l1_kvm_amd_params='' l1_cpu_model=EPYC,+svm,+npt l1_tcg_thread=multi
+# shellcheck source=l1vm.conf
+. "$script_dir/l1vm.conf"
+l1_kernel=${SKIFF_L1VM_KERNEL:-$l1_kernel}
+l1_kvm_amd_params=${SKIFF_L1VM_KVM_AMD_PARAMS-$l1_kvm_amd_params}
+l1_cpu_model=${SKIFF_L1VM_CPU:-$l1_cpu_model}
+l1_tcg_thread=${SKIFF_L1VM_TCG_THREAD:-$l1_tcg_thread}
+[[ $l1_tcg_thread =~ ^(multi|single)$ ]] || die "SKIFF_L1VM_TCG_THREAD must be multi or single, got '$l1_tcg_thread'"
+[[ $l1_kvm_amd_params =~ ^([a-z_]+=[A-Za-z0-9_]+( |$))*$ ]] ||
+    die "kvm-amd parameters must be NAME=VALUE words, got '$l1_kvm_amd_params'"
+
+# Does Debian kernel $1 have both an image and modules here?
+kernel_installed() { [ -r "/boot/vmlinuz-$1" ] && [ -f "/lib/modules/$1/modules.dep" ]; }
+
 # Prints the newest Debian kernel version that has both an image and modules.
-find_kernel_version() {
+newest_kernel_version() {
     local image version
     for image in /boot/vmlinuz-*-amd64; do
-        [ -r "$image" ] || continue
         version=${image#/boot/vmlinuz-}
-        [ -f "/lib/modules/$version/modules.dep" ] && echo "$version"
+        kernel_installed "$version" && echo "$version"
     done | sort -V | tail -n 1
+}
+
+# Prints the kernel to boot: the pinned one, installed first when missing;
+# when no package of it is served any more, the newest installed one, with
+# a warning (the pin in l1vm.conf then wants updating).
+find_kernel_version() {
+    if [ "$l1_kernel" = newest ]; then
+        newest_kernel_version
+        return
+    fi
+    if ! kernel_installed "$l1_kernel"; then
+        "$script_dir/../../scripts/install-deps.sh" --packages "linux-image-$l1_kernel-unsigned" >&2 ||
+            "$script_dir/../../scripts/install-deps.sh" --packages "linux-image-$l1_kernel" >&2 || true
+    fi
+    if kernel_installed "$l1_kernel"; then
+        echo "$l1_kernel"
+        return
+    fi
+    echo "l1vm: warning: the pinned L1 kernel $l1_kernel cannot be installed (linux-image-$l1_kernel-unsigned is not served?): using the newest installed kernel; see tests/l1vm/README.md" >&2
+    newest_kernel_version
 }
 
 install_missing_packages() {
     local missing=()
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-    [ -n "$(find_kernel_version)" ] || missing+=(linux-image-amd64)
+    [ -n "$(newest_kernel_version)" ] || missing+=(linux-image-amd64)
     dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
         missing+=(busybox-static)
     command -v cpio >/dev/null || missing+=(cpio)
@@ -353,13 +393,15 @@ fi
         quote_into quoted "${shares[$i]}"
         echo "share_$((i + 1))=$quoted"
     done
+    quote_into quoted "$l1_kvm_amd_params"
+    echo "kvm_amd_params=$quoted"
     echo "stdout_tty=$stdout_tty stderr_tty=$stderr_tty"
     echo "tty_rows=$tty_rows tty_cols=$tty_cols"
 } >"$work/config"
 
 # EPYC with SVM and nested paging; minus what TCG cannot emulate anyway, so
 # that QEMU does not warn about each of them.
-cpu_model=EPYC,+svm,+npt
+cpu_model=$l1_cpu_model
 for feature in rdseed sha-ni fxsr-opt misalignsse 3dnowprefetch osvw topoext nrip-save xsavec; do
     cpu_model+=,-$feature
 done
@@ -367,7 +409,7 @@ done
 append="console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests ${SKIFF_L1VM_APPEND:-}"
 qemu_args=(
     -nodefaults -no-user-config -display none -monitor none -no-reboot
-    -machine q35 -accel tcg,thread=multi -cpu "$cpu_model"
+    -machine q35 -accel "tcg,thread=$l1_tcg_thread" -cpu "$cpu_model"
     -smp "$cpus" -m "$memory"
     -kernel "$kernel_image" -initrd "$initramfs"
 )
@@ -384,6 +426,9 @@ qemu_args+=(
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -virtfs "local,path=${work//,/,,},mount_tag=l1ctl,security_model=none"
 )
+# For debugging the L1 kernel (e.g. "-gdb tcp:127.0.0.1:1234"); split on spaces.
+# shellcheck disable=SC2206
+[ -z "${SKIFF_L1VM_QEMU_ARGS:-}" ] || qemu_args+=(${SKIFF_L1VM_QEMU_ARGS})
 for i in "${!shares[@]}"; do
     # QEMU's option syntax escapes a comma in a value by doubling it.
     qemu_args+=(-virtfs "local,path=${shares[$i]//,/,,},mount_tag=l1share$((i + 1)),security_model=none,multidevs=remap")
@@ -456,6 +501,9 @@ qemu_pid=
 # Every byte COMMAND wrote is out before any message of ours.
 wait "$stdout_cat" "$stderr_cat" 2>/dev/null || true
 note "QEMU exited with status $qemu_status"
+if [ -n "$console_log" ]; then
+    cp "$work/console.log" "$console_log" || echo "l1vm: could not write $console_log" >&2
+fi
 if [ "$verbose" = 1 ]; then
     sed 's/^/  qemu| /' "$work/qemu.log" >&2
     sed 's/^/  console| /' "$work/console.log" >&2
