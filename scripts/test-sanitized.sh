@@ -4,9 +4,10 @@
 # -DSKIFF_FUZZ=ON, which implies -DSKIFF_SANITIZE=ON), then runs
 #   1. ctest labels unit, host and fuzz (the fuzz label replays each fuzz
 #      target's committed corpus and crash reproducers);
-#   2. label kvm (boots the test guest with the sanitized skiff) when
-#      /dev/kvm is usable here, else skipped with a note (the L1 VM of
-#      scripts/test.sh is too slow for a sanitized run);
+#   2. label kvm (boots the test guest, the hostile one included, with the
+#      sanitized skiff): one test at a time on this host when /dev/kvm is
+#      usable here, else in L1 VMs (tests/l1vm/run-label.sh, which resumes
+#      in a fresh VM after an L1 failure);
 #   3. each fuzz target for its fixed number of inputs (tests/fuzz/run.sh
 #      --ci), one summary line per target.
 # Any sanitizer finding fails the test it happens in (halt_on_error; UBSan
@@ -14,6 +15,8 @@
 # time of each step. Exit status: non-zero if anything failed.
 #
 # Environment: SKIFF_SANITIZE_BUILD_DIR (default <repo>/build-sanitize),
+# SKIFF_TEST_SUMMARY (a file to add per-label counts to, as scripts/test.sh
+# prints them; default: one of its own, printed at the end),
 # SKIFF_JOBS (build and ctest parallelism, default nproc),
 # SKIFF_SKIP_KVM=1 / SKIFF_SKIP_FUZZ=1 leave out step 2 / step 3.
 set -euo pipefail
@@ -48,19 +51,28 @@ if ! "$build/skiff" --version >/dev/null 2>&1; then
     export ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}"
 fi
 
+source scripts/lib/test_summary.sh
+own_summary=0
+if [ -z "${SKIFF_TEST_SUMMARY:-}" ]; then
+    own_summary=1
+    export SKIFF_TEST_SUMMARY=$build/test-summary.tsv
+    : >"$SKIFF_TEST_SUMMARY"
+fi
 kvm_usable() { [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
 
 status=0
-ctest --test-dir "$build" -L 'unit|host|fuzz' --output-on-failure -j"$jobs" || status=1
+summary_ctest 'sanitized unit|host|fuzz' --test-dir "$build" -L 'unit|host|fuzz' --output-on-failure -j"$jobs" || status=1
 step_done "ctest unit|host|fuzz"
 if [ "${SKIFF_SKIP_KVM:-0}" = 1 ]; then
     echo "test-sanitized.sh: label kvm skipped (SKIFF_SKIP_KVM=1)" >&2
-elif kvm_usable; then
-    # One at a time, as scripts/test.sh runs it: the tests boot guests.
-    ctest --test-dir "$build" -L kvm -LE 'nested|linux' --output-on-failure || status=1
-    step_done "ctest kvm"
 else
-    echo "test-sanitized.sh: /dev/kvm is not usable here: label kvm skipped in the sanitized run" >&2
+    # On a host whose /dev/kvm works, what needs the L1 VM (label nested)
+    # is left out, as scripts/test.sh runs it there unsanitized.
+    exclude=()
+    kvm_usable && exclude=(-LE 'nested|linux')
+    tests/l1vm/run-label.sh --summary "$SKIFF_TEST_SUMMARY" --name 'sanitized kvm' -- \
+        "$build" kvm "${exclude[@]}" || status=1
+    step_done "ctest kvm"
 fi
 if [ "${SKIFF_SKIP_FUZZ:-0}" != 1 ]; then
     SKIFF_FUZZ_BUILD_DIR="$build" SKIFF_JOBS="$jobs" tests/fuzz/run.sh --ci || status=1
@@ -68,4 +80,5 @@ if [ "${SKIFF_SKIP_FUZZ:-0}" != 1 ]; then
 fi
 
 echo "test-sanitized.sh: ${timings[*]}; $([ "$status" = 0 ] && echo passed || echo FAILED)" >&2
+[ "$own_summary" = 0 ] || summary_print
 exit $status

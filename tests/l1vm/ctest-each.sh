@@ -1,21 +1,45 @@
 #!/usr/bin/env bash
 # Runs the tests of a ctest label one at a time and records each outcome,
-# so that a run cut short (the L1 VM locked up) can be resumed at the first
-# test without one. Used by scripts/test.sh inside tests/l1vm/run.sh.
+# so that a run cut short (the L1 VM died) can be resumed at the first test
+# without one. Used by run-label.sh, inside tests/l1vm/run.sh.
 #
-#   ctest-each.sh BUILD_DIR RECORD LABEL [CTEST OPTION...]
+#   ctest-each.sh BUILD_DIR RECORD LABEL [-LE EXCLUDED_LABEL] [CTEST OPTION...]
+#   ctest-each.sh --list BUILD_DIR LABEL [-LE EXCLUDED_LABEL]
 #
-# RECORD gets one line per finished test: "NAME passed" or "NAME failed".
-# Tests already in RECORD are skipped. Exit status: 0 when every test of
+# RECORD gets "NAME started" before each test and "NAME passed" or "NAME
+# failed" after it. Tests already recorded as passed or failed are skipped.
+# --list prints the label's test names. Exit status: 0 when every test of
 # the label is recorded as passed.
 set -uo pipefail
+
+list_tests() {
+    local build=$1 label=$2
+    shift 2
+    ctest --test-dir "$build" -N -L "$label" "$@" | sed -n 's/^ *Test *#[0-9]*: //p'
+}
+
+if [ "${1:-}" = --list ]; then
+    shift
+    build=$1 label=$2
+    shift 2
+    list_tests "$build" "$label" "$@"
+    exit
+fi
+
 build=$1 record=$2 label=$3
 shift 3
+select=()
+if [ "${1:-}" = -LE ]; then
+    select=(-LE "$2")
+    shift 2
+fi
 touch "$record"
-mapfile -t tests < <(ctest --test-dir "$build" -N -L "$label" | sed -n 's/^ *Test *#[0-9]*: //p')
+mapfile -t tests < <(list_tests "$build" "$label" "${select[@]}")
 status=0
 for test in "${tests[@]}"; do
-    if ! grep -q "^$test " "$record"; then
+    if ! grep -q -E "^$test (passed|failed)\$" "$record"; then
+        echo "$test started" >>"$record"
+        sync "$record" 2>/dev/null || true
         outcome=passed
         ctest --test-dir "$build" -R "^${test}\$" --output-on-failure "$@" || outcome=failed
         echo "$test $outcome" >>"$record"
