@@ -11,7 +11,9 @@
 #      this host when its KVM runs guest kernels in hardware, else in the VM.
 # Every label that boots guests runs one test at a time and, in L1 VMs,
 # resumes in a fresh VM at the test that was running when one failed
-# (tests/l1vm/run-label.sh). Ends with a table (per label: passed, failed,
+# (tests/l1vm/run-label.sh). After step 1, two lanes run side by side (an
+# L1 VM takes one host thread): kvm then linux, and the sanitizer leg then
+# vfio; each lane's log is shown when both are done. Ends with a table (per label: passed, failed,
 # L1 VMs, L1 failures, kernel) and the line "N passed, M failed".
 # Installs missing Debian packages first. Exit status: non-zero if any
 # test failed.
@@ -37,24 +39,10 @@ kernel_mode_emulated() { [ -d /sys/module/kvm_pvm ]; }
 
 status=0
 summary_ctest 'unit|host' --test-dir build -L 'unit|host' --output-on-failure -j"$jobs" || status=1
-# Labels that boot guests run one test at a time (tests/l1vm/run-label.sh):
-# on this host when its /dev/kvm works, else in L1 VMs, where a fresh VM
-# resumes at the test that was running when one failed.
-l1_label -- build kvm || status=1
-if kvm_usable; then
-    # What the host lacks (vhost-net, forced emulation), in an L1 VM.
-    l1_label --force-vm -- build nested || status=1
-fi
-# VFIO for real: always in an L1 VM with an emulated IOMMU and QEMU's edu
-# device to pass through (few hosts have a spare device and an IOMMU).
-l1_label --vfio-edu -- build vfio || status=1
 
-# The sanitizer leg: clang, ASan + UBSan, unit, host, fuzz-corpus and kvm
-# tests again (kvm in L1 VMs here), then every fuzz target for a fixed
-# number of inputs.
-scripts/test-sanitized.sh || status=1
-
+linux=0
 if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
+    linux=1
     linux_dir=$(guest-images/linux/build-kernel.sh | tail -n 1)
     export SKIFF_LINUX_DIR=$linux_dir
     # The ACPI variant: virtio-mmio found in the DSDT (linux_net_mmio-acpi).
@@ -64,13 +52,52 @@ if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     # is stuck (a nested 2-vCPU boot has been seen to hang), and the retry
     # below gets it a fresh start sooner than the scripts' 900 s default.
     export SKIFF_LINUX_BOOT_LIMIT=${SKIFF_LINUX_BOOT_LIMIT:-240}
-    # One retry: under nested KVM in TCG a Linux AP has been seen to miss its
-    # start-up deadline once in ~20 boots. A test that fails twice fails.
-    if kvm_usable && ! kernel_mode_emulated; then
-        l1_label -- build linux --repeat until-pass:2 || status=1
-    else
-        l1_label --force-vm -- build linux --repeat until-pass:2 || status=1
-    fi
 fi
+
+# Labels that boot guests run one test at a time (tests/l1vm/run-label.sh):
+# on this host when its /dev/kvm works, else in L1 VMs, where a fresh VM
+# resumes at the test that was running when one failed. An L1 VM runs on
+# one host thread (tests/l1vm/l1vm.conf), so two lanes run side by side.
+lane_guests() {
+    local lane_status=0
+    l1_label -- build kvm || lane_status=1
+    if kvm_usable; then
+        # What the host lacks (vhost-net, forced emulation), in an L1 VM.
+        l1_label --force-vm -- build nested || lane_status=1
+    fi
+    if [ "$linux" = 1 ]; then
+        # One retry: under nested KVM in TCG a Linux AP has been seen to miss
+        # its start-up deadline once in ~20 boots. Twice fails the test.
+        local where=(--force-vm)
+        kvm_usable && ! kernel_mode_emulated && where=()
+        l1_label "${where[@]}" -- build linux --repeat until-pass:2 || lane_status=1
+    fi
+    return "$lane_status"
+}
+# The sanitizer leg (clang, ASan + UBSan: unit, host, fuzz-corpus and kvm
+# tests again, then every fuzz target for a fixed number of inputs), then
+# VFIO for real: always in an L1 VM with an emulated IOMMU and QEMU's edu
+# device to pass through (few hosts have a spare device and an IOMMU).
+lane_sanitized() {
+    local lane_status=0
+    SKIFF_JOBS=1 scripts/test-sanitized.sh || lane_status=1
+    l1_label --vfio-edu -- build vfio || lane_status=1
+    return "$lane_status"
+}
+# Each lane logs to a file, shown whole when both are done.
+lanes=(guests sanitized)
+pids=()
+for lane in "${lanes[@]}"; do
+    "lane_$lane" >"build/lane-$lane.log" 2>&1 &
+    pids+=($!)
+    echo "test.sh: lane $lane started (log: build/lane-$lane.log)" >&2
+done
+for i in "${!lanes[@]}"; do
+    lane_status=0
+    wait "${pids[$i]}" || lane_status=$?
+    echo "=== lane ${lanes[$i]} (exit status $lane_status) ==="
+    cat "build/lane-${lanes[$i]}.log"
+    [ "$lane_status" = 0 ] || status=1
+done
 summary_print
 exit $status

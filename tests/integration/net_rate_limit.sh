@@ -23,21 +23,38 @@ HOST=10.0.8.1 GUEST_IP=10.0.8.2
 ns=$(make_netns rl)
 add_tap "$ns" tap0 "$HOST/24"
 
-# tap_bytes FIELD: tap0's receive (frames from the guest) or transmit
-# (frames skiff read for the guest) byte counter.
-tap_bytes() {
-    in_ns "$ns" cat /proc/net/dev | awk -v field="$1" '$1 == "tap0:" { print (field == "rx" ? $2 : $10) }'
-}
-
-# measure FIELD: bytes per second over WINDOW seconds, after WARMUP (the
-# bucket starts full: its first 100 kB are not the rate).
+# measure FIELD: tap0's receive (rx: frames from the guest) or transmit (tx:
+# frames skiff read for the guest) rate in bytes per second. It waits for
+# traffic to flow (a sender in a slow VM may take seconds to start), then
+# WARMUP (the bucket starts full: its first 100 kB are not the rate), then
+# counts over WINDOW seconds. One shell in the namespace reads the counters
+# and the clock with builtins, so the window is the time actually measured,
+# not a sleep plus the start-up of the processes that read the counters.
 measure() {
-    sleep "$WARMUP"
-    local before after
-    before=$(tap_bytes "$1")
-    sleep "$WINDOW"
-    after=$(tap_bytes "$1")
-    echo $(((after - before) / WINDOW))
+    in_ns "$ns" bash -c '
+        field=$1 warmup=$2 window=$3
+        read_bytes() {
+            local name rx rest
+            bytes=0
+            while read -r name rx _ _ _ _ _ _ _ tx rest; do
+                if [ "$name" = tap0: ]; then
+                    if [ "$field" = rx ]; then bytes=$rx; else bytes=$tx; fi
+                fi
+            done </proc/net/dev
+        }
+        read_bytes
+        first=$bytes
+        for _ in $(seq 300); do
+            read_bytes
+            [ "$bytes" -gt $((first + 10000)) ] && break
+            sleep 0.1
+        done
+        sleep "$warmup"
+        read_bytes; before=$bytes start=$EPOCHREALTIME
+        sleep "$window"
+        read_bytes; after=$bytes end=$EPOCHREALTIME
+        awk -v b=$((after - before)) -v s="$start" -v e="$end" "BEGIN { printf \"%d\\n\", b / (e - s) }"
+    ' measure "$1" "$WARMUP" "$WINDOW"
 }
 
 # boot NAME MODE NET_EXTRA: the guest in MODE with --net mode=tap,...NET_EXTRA.
@@ -73,7 +90,8 @@ PY
     cleanup_hooks+=("kill $blast_pid 2>/dev/null")
 }
 
-seconds=$(python3 -c "print(int($WARMUP + $WINDOW + 2))")
+# Long enough for the slowest start; stopped once measured.
+seconds=60
 
 boot tx_limited flood ",tx-bandwidth=$BUCKET"
 tx_limited=$(measure rx)
@@ -86,13 +104,13 @@ boot rx_limited sink ",rx-bandwidth=$BUCKET"
 in_ns "$ns" ping -q -c 2 -W 5 "$GUEST_IP" >/dev/null || true  # ARP first
 blast "$seconds"
 rx_limited=$(measure tx)
-wait "$blast_pid" || true
+kill "$blast_pid" 2>/dev/null; wait "$blast_pid" || true
 stop_skiff rx_limited
 boot rx_free sink ""
 in_ns "$ns" ping -q -c 2 -W 5 "$GUEST_IP" >/dev/null || true
 blast "$seconds"
 rx_free=$(measure tx)
-wait "$blast_pid" || true
+kill "$blast_pid" 2>/dev/null; wait "$blast_pid" || true
 stop_skiff rx_free
 
 report() { printf '  %-30s %9d B/s  (%.2fx the limit)\n' "$1" "$2" "$(python3 -c "print($2 / $LIMIT)")"; }
