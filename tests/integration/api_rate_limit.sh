@@ -19,15 +19,8 @@ WARMUP=1.5 WINDOW=3
 
 ns=$(make_netns rl)
 add_tap "$ns" tap0 "$HOST/24"
-tap_rx_bytes() { in_ns "$ns" cat /proc/net/dev | awk '$1 == "tap0:" { print $2 }'; }
-measure() {
-    sleep "$WARMUP"
-    local before after
-    before=$(tap_rx_bytes)
-    sleep "$WINDOW"
-    after=$(tap_rx_bytes)
-    echo $(((after - before) / WINDOW))
-}
+# tap0's receive rate: frames from the guest (net_lib.sh).
+measure() { link_rate "$ns" tap0 rx "$WARMUP" "$WINDOW"; }
 
 API_SOCK="$TEST_TMP/skiff.sock"
 start_skiff flood "$ns" --api-sock "$API_SOCK"

@@ -75,8 +75,9 @@ for kind in tap macvtap; do
             --timeout 60 >"$TEST_TMP/term.out" 2>"$TEST_TMP/term.err" </dev/null &
         pid=$!
         # From the moment skiff's image runs (not the shell or ip before it).
-        skiff_real=$(readlink -f "$SKIFF")
-        until [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$skiff_real" ] || ! kill -0 "$pid" 2>/dev/null; do
+        # -ef compares the files: the link's text names the path from the
+        # mount namespace ip netns exec made, not always ours (a chroot's).
+        until [ "/proc/$pid/exe" -ef "$SKIFF" ] || ! kill -0 "$pid" 2>/dev/null; do
             sleep 0.001
         done
         sleep "$delay"

@@ -139,3 +139,37 @@ udp_echo_ok() {
     in_ns "$1" python3 "$PROBE" udp-echo "$2" "${3:-1472}" || fail "UDP echo from $2"
 }
 PROBE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/guest-images/testguest/qemu-check/net_probe.py"
+
+# link_rate NS LINK FIELD WARMUP WINDOW: LINK's receive (rx) or transmit (tx)
+# rate in bytes per second. It waits for traffic to flow (a sender in a
+# slow VM may take seconds to start), then WARMUP seconds (a rate limiter's
+# bucket starts full), then counts over WINDOW seconds. One shell in the
+# namespace reads the counters and the clock with builtins, so the window
+# is the time actually measured, not a sleep plus the start-up of the
+# processes that read the counters.
+link_rate() {
+    in_ns "$1" bash -c '
+        link=$1: field=$2 warmup=$3 window=$4
+        read_bytes() {
+            local name rx tx
+            bytes=0
+            while read -r name rx _ _ _ _ _ _ _ tx _; do
+                if [ "$name" = "$link" ]; then
+                    if [ "$field" = rx ]; then bytes=$rx; else bytes=$tx; fi
+                fi
+            done </proc/net/dev
+        }
+        read_bytes
+        first=$bytes
+        for _ in $(seq 300); do
+            read_bytes
+            [ "$bytes" -gt $((first + 10000)) ] && break
+            sleep 0.1
+        done
+        sleep "$warmup"
+        read_bytes; before=$bytes start=$EPOCHREALTIME
+        sleep "$window"
+        read_bytes; after=$bytes end=$EPOCHREALTIME
+        awk -v b=$((after - before)) -v s="$start" -v e="$end" "BEGIN { printf \"%d\\n\", b / (e - s) }"
+    ' link_rate "$2" "$3" "$4" "$5"
+}

@@ -23,39 +23,9 @@ HOST=10.0.8.1 GUEST_IP=10.0.8.2
 ns=$(make_netns rl)
 add_tap "$ns" tap0 "$HOST/24"
 
-# measure FIELD: tap0's receive (rx: frames from the guest) or transmit (tx:
-# frames skiff read for the guest) rate in bytes per second. It waits for
-# traffic to flow (a sender in a slow VM may take seconds to start), then
-# WARMUP (the bucket starts full: its first 100 kB are not the rate), then
-# counts over WINDOW seconds. One shell in the namespace reads the counters
-# and the clock with builtins, so the window is the time actually measured,
-# not a sleep plus the start-up of the processes that read the counters.
-measure() {
-    in_ns "$ns" bash -c '
-        field=$1 warmup=$2 window=$3
-        read_bytes() {
-            local name rx rest
-            bytes=0
-            while read -r name rx _ _ _ _ _ _ _ tx rest; do
-                if [ "$name" = tap0: ]; then
-                    if [ "$field" = rx ]; then bytes=$rx; else bytes=$tx; fi
-                fi
-            done </proc/net/dev
-        }
-        read_bytes
-        first=$bytes
-        for _ in $(seq 300); do
-            read_bytes
-            [ "$bytes" -gt $((first + 10000)) ] && break
-            sleep 0.1
-        done
-        sleep "$warmup"
-        read_bytes; before=$bytes start=$EPOCHREALTIME
-        sleep "$window"
-        read_bytes; after=$bytes end=$EPOCHREALTIME
-        awk -v b=$((after - before)) -v s="$start" -v e="$end" "BEGIN { printf \"%d\\n\", b / (e - s) }"
-    ' measure "$1" "$WARMUP" "$WINDOW"
-}
+# measure FIELD: tap0's rx (frames from the guest) or tx (frames skiff read
+# for the guest) rate in bytes per second (net_lib.sh).
+measure() { link_rate "$ns" tap0 "$1" "$WARMUP" "$WINDOW"; }
 
 # boot NAME MODE NET_EXTRA: the guest in MODE with --net mode=tap,...NET_EXTRA.
 boot() {
