@@ -105,9 +105,15 @@ done
 
 wait "$optional_modules"
 mark "optional modules loaded"
-# What Debian's udev rules would do: any user may open /dev/net/tun (and
-# use the taps it owns); devtmpfs alone leaves it to root.
+# What Debian's udev rules would do (devtmpfs alone leaves all to root):
+# any user may open /dev/net/tun (and use the taps it owns); KVM's devices
+# belong to group kvm, mode 0660 (group root where the host has no kvm).
 [ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
+kvm_gid=$(awk -F: '$1 == "kvm" { print $3 }' /host/etc/group 2>/dev/null)
+for node in /dev/kvm /dev/vhost-net /dev/vhost-vsock; do
+    [ -c "$node" ] || continue
+    chgrp "${kvm_gid:-0}" "$node" && chmod 0660 "$node"
+done
 hostname l1vm
 ip link set lo up
 mkdir -p /host/run/l1vm

@@ -17,6 +17,7 @@
 # label passed.
 set -uo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+source "$script_dir/console_lib.sh"
 
 max_vms=6 summary='' name='' run_options=()
 while [ $# -gt 0 ]; do
@@ -67,11 +68,11 @@ else
         status=0
         "$script_dir/run.sh" --force-vm --cpus 2 --memory 4096 --timeout 3600 --console-log "$console" \
             "${run_options[@]}" -- "$script_dir/ctest-each.sh" "$build" "$record" "$label" "$@" || status=$?
-        kernel=$(grep -m 1 -o 'l1vm-init: kernel [^ ,]*' "$console" | cut -d' ' -f3)
+        kernel=$(l1_kernel_of "$console")
         [ "$status" -eq 122 ] || [ "$status" -eq 123 ] || break
         l1_failures=$((l1_failures + 1))
         mark_interrupted_test
-        echo "run-label: the L1 VM failed (status $status, L1 VM $vms of at most $max_vms); resuming after $(grep -c -E ' (passed|failed)$' "$record") test(s)" >&2
+        echo "run-label: the L1 VM failed (status $status: $(l1_death_of "$console"); L1 VM $vms of at most $max_vms); resuming after $(grep -c -E ' (passed|failed)$' "$record") test(s)" >&2
     done
 fi
 passed=$(grep -c ' passed$' "$record" || true)

@@ -31,11 +31,7 @@ done
 logs=${logs:-$(mktemp -d "${TMPDIR:-/tmp}/l1soak.XXXXXX")}
 mkdir -p "$logs"
 
-# The first line of the console that says how the L1 kernel died.
-signature() {
-    grep -m 1 -o -E 'corrupted stack end detected inside scheduler|TASK stack guard page was hit|soft lockup - CPU#[0-9]+ stuck|general protection fault[^,]*|BUG: [^,]*|Kernel panic - not syncing: [^,]*|l1vm-init: FAILED: .*' "$1" 2>/dev/null |
-        head -n 1
-}
+source "$script_dir/console_lib.sh"
 
 passed=0 failed=0 l1_failures=0
 started=$SECONDS
@@ -45,10 +41,10 @@ for run in $(seq 1 "$runs"); do
     "$script_dir/run.sh" --force-vm --console-log "$logs/run-$run.console" "${run_options[@]}" -- "$@" \
         >"$logs/run-$run.out" 2>&1 || status=$?
     seconds=$((SECONDS - run_started))
-    kernel=$(grep -m 1 -o 'l1vm-init: kernel [^ ,]*' "$logs/run-$run.console" 2>/dev/null | cut -d' ' -f3)
+    kernel=$(l1_kernel_of "$logs/run-$run.console")
     case $status in
         0) outcome=passed; passed=$((passed + 1)) ;;
-        122 | 123) outcome="L1 failure ($status): $(signature "$logs/run-$run.console")"
+        122 | 123) outcome="L1 failure ($status): $(l1_death_of "$logs/run-$run.console")"
             failed=$((failed + 1)); l1_failures=$((l1_failures + 1)) ;;
         *) outcome="failed ($status)"; failed=$((failed + 1)) ;;
     esac
