@@ -19,6 +19,8 @@
 # prints them; default: one of its own, printed at the end),
 # SKIFF_JOBS (build and ctest parallelism, default nproc),
 # SKIFF_SKIP_KVM=1 / SKIFF_SKIP_FUZZ=1 leave out step 2 / step 3.
+# --build-only: installs and builds, nothing more (scripts/test.sh builds
+# before its lanes start, while both cores are free).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -39,6 +41,7 @@ scripts/install-deps.sh fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DSKIFF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$jobs"
 step_done "build"
+[ "${1:-}" = --build-only ] && exit 0
 
 # A finding ends the process with a report and its stack, symbolized.
 symbolizer=$(command -v llvm-symbolizer || true)

@@ -54,10 +54,12 @@ if [ "${SKIFF_SKIP_LINUX:-0}" != 1 ]; then
     export SKIFF_LINUX_BOOT_LIMIT=${SKIFF_LINUX_BOOT_LIMIT:-240}
 fi
 
-# Everything the lanes need, installed and cached before they start (two
-# apt-gets at once would fail on apt's lock): clang for the sanitizer leg,
-# the pinned L1 kernel and the L1 VM's initramfs (one boot does both).
+# Everything the lanes need, installed, built and cached before they start
+# (two apt-gets at once would fail on apt's lock; the builds use both
+# cores): clang and the sanitized build, the pinned L1 kernel and the L1
+# VM's initramfs (one boot does both).
 scripts/install-deps.sh fuzz
+scripts/test-sanitized.sh --build-only
 tests/l1vm/run.sh --force-vm -- true || { echo "test.sh: the L1 VM does not boot" >&2; exit 1; }
 
 # Labels that boot guests run one test at a time (tests/l1vm/run-label.sh):

@@ -39,6 +39,12 @@ start=$(date +%s.%N)
 pid=$!
 cleanup_hooks+=("kill -KILL $pid 2>/dev/null")
 
+# show_end: waits for skiff (status in $status), shows how the run ended.
+show_end() {
+    set +e; wait "$pid"; status=$?; set -e
+    tail -n 40 "$console" || true
+    cat "$TEST_TMP/skiff.err"
+}
 reached=""
 while kill -0 "$pid" 2>/dev/null; do
     if grep -q 'Run /init as init process' "$console" 2>/dev/null; then
@@ -48,13 +54,14 @@ while kill -0 "$pid" 2>/dev/null; do
     sleep 0.5
 done
 if [ -z "$reached" ]; then
-    set +e; wait "$pid"; status=$?; set -e
-    tail -n 40 "$console" || true
-    cat "$TEST_TMP/skiff.err"
+    show_end
     fail "$KIND did not reach /init (skiff exit $status)"
 fi
 sleep 1  # let the last lines drain
-kill -TERM "$pid"
+if ! kill -TERM "$pid" 2>/dev/null; then
+    show_end
+    fail "$KIND reached /init, then skiff ended by itself (exit $status) while /init spun"
+fi
 set +e; wait "$pid"; status=$?; set -e
 grep -E 'Linux version|Command line|smp: Brought up|Run /init' "$console" | sed 's/^/  console| /'
 grep -E 'host quirks|microVM' "$TEST_TMP/skiff.err" | sed 's/^/  skiff| /'

@@ -66,7 +66,7 @@ else
     while [ "$vms" -lt "$max_vms" ]; do
         vms=$((vms + 1))
         status=0
-        "$script_dir/run.sh" --force-vm --cpus 2 --memory 4096 --timeout 3600 --console-log "$console" \
+        "$script_dir/run.sh" --force-vm --memory 4096 --timeout 3600 --console-log "$console" \
             "${run_options[@]}" -- "$script_dir/ctest-each.sh" "$build" "$record" "$label" "$@" || status=$?
         kernel=$(l1_kernel_of "$console")
         [ "$status" -eq 122 ] || [ "$status" -eq 123 ] || break

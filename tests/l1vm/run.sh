@@ -9,14 +9,14 @@
 #               [--force-vm] [--vfio-edu] [--verbose] [--console-log FILE]
 #               -- COMMAND [ARGS...]
 #
-# Defaults: --cpus 2 --memory 2048 --timeout 3600, --share the git top-level
+# Defaults: --cpus from l1vm.conf, --memory 2048 --timeout 3600, --share the git top-level
 # of the current directory (or the current directory). --vfio-edu (implies
 # --force-vm) adds an emulated VT-d IOMMU and QEMU's edu PCI device
 # (1234:11e8) for skiff's VFIO test to pass through. Exit status: COMMAND's,
 # or 122 the L1 VM could not set itself up, 123 its kernel panicked, locked up
 # or it stopped without a status, 124 the timeout expired, 125 usage or QEMU error.
 # --console-log keeps the L1 kernel's whole console in FILE. The L1 platform
-# (kernel, kvm-amd parameters, CPU model, TCG threading) comes from
+# (kernel, kvm-amd parameters, CPU model, TCG threading, vCPUs) comes from
 # l1vm.conf beside this script; SKIFF_L1VM_* variables override it.
 set -euo pipefail
 
@@ -53,7 +53,7 @@ positive_integer() {
     [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 wants a positive integer, got '$2'"
 }
 
-cpus=2
+cpus=''
 memory=2048
 timeout=3600
 force_vm=0
@@ -86,13 +86,15 @@ fi
 # ---------------------------------------------------------------- host side
 
 # The L1 platform: l1vm.conf, then SKIFF_L1VM_* from the environment.
-l1_kernel=newest l1_kvm_amd_params='' l1_cpu_model=EPYC,+svm,+npt l1_tcg_thread=multi
+l1_kernel=newest l1_kvm_amd_params='' l1_cpu_model=EPYC,+svm,+npt l1_tcg_thread=multi l1_cpus=2
 # shellcheck source=l1vm.conf
 . "$script_dir/l1vm.conf"
 l1_kernel=${SKIFF_L1VM_KERNEL:-$l1_kernel}
 l1_kvm_amd_params=${SKIFF_L1VM_KVM_AMD_PARAMS-$l1_kvm_amd_params}
 l1_cpu_model=${SKIFF_L1VM_CPU:-$l1_cpu_model}
 l1_tcg_thread=${SKIFF_L1VM_TCG_THREAD:-$l1_tcg_thread}
+cpus=${cpus:-${SKIFF_L1VM_CPUS:-$l1_cpus}}
+positive_integer SKIFF_L1VM_CPUS "$cpus"
 [[ $l1_tcg_thread =~ ^(multi|single)$ ]] || die "SKIFF_L1VM_TCG_THREAD must be multi or single, got '$l1_tcg_thread'"
 [[ $l1_kvm_amd_params =~ ^([a-z_]+=[A-Za-z0-9_]+( |$))*$ ]] ||
     die "kvm-amd parameters must be NAME=VALUE words, got '$l1_kvm_amd_params'"
