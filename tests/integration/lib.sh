@@ -1,6 +1,9 @@
 # Shared helpers for skiff's integration tests (sourced, bash).
 # Each test gets its own temporary directory, removed on every exit path.
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails where nothing checks it ends the test (set -e): say
+# which, or the test fails without a word.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
 
 SKIP=77
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skiff-test.XXXXXX")

@@ -63,22 +63,37 @@ done
 wait "$blast_pid"
 elapsed=$((SECONDS - start))
 read -r host_sent blast_seconds <"$TEST_TMP/blast.out"
-sleep 1  # the last frames in flight drain
 
-# The guest's counters: one byte on the console.
-printf '\n' >&5
-wait_console load '^skiff-testguest: net0 rx=' 30
-sleep 0.5
-counters=$(grep '^skiff-testguest: net0 rx=' "$TEST_TMP/load.out" | tail -n 1)
+# The guest's counters (one byte on the console makes it print them),
+# asked for until they match the tap's: a frame skiff has taken from the
+# tap may still be on its way into the guest (under TCG in an L1 VM with
+# one CPU, skiff's I/O thread can wait a second or more for it).
+counter_lines() { grep -c '^skiff-testguest: net0 rx=.* tx=' "$TEST_TMP/load.out" || true; }
+ask_counters() {
+    local before deadline=$((SECONDS + 30))
+    before=$(counter_lines)
+    printf '\n' >&5
+    until [ "$(counter_lines)" -gt "$before" ]; do
+        kill -0 "$skiff_pid" 2>/dev/null || { show_skiff load; fail "skiff died before the guest's counters"; }
+        [ $SECONDS -lt $deadline ] || { show_skiff load; fail "the guest did not print its counters"; }
+        sleep 0.2
+    done
+    counters=$(grep '^skiff-testguest: net0 rx=' "$TEST_TMP/load.out" | tail -n 1)
+}
 field() { echo "$counters" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-guest_rx=$(field rx) guest_tx=$(field tx)
+for asked in 1 2 3 4 5 6 7 8 9 10; do
+    sleep 1
+    ask_counters
+    guest_rx=$(field rx) guest_tx=$(field tx)
+    tap_rx=$(tap_counter rx_packets) tap_tx=$(tap_counter tx_packets)
+    [ "$tap_rx" -ne "$guest_tx" ] || [ "$tap_tx" -ne "$guest_rx" ] || break
+done
 flood_sent=$(sed -n 's/^skiff-testguest: flood done sent=\([0-9]*\).*/\1/p' "$TEST_TMP/load.out")
 
-tap_rx=$(tap_counter rx_packets) tap_rx_dropped=$(tap_counter rx_dropped)
-tap_tx=$(tap_counter tx_packets) tap_tx_dropped=$(tap_counter tx_dropped)
+tap_rx_dropped=$(tap_counter rx_dropped) tap_tx_dropped=$(tap_counter tx_dropped)
 rss_after=$(status_kib VmRSS) fds_after=$(fd_count) threads_after=$(thread_count)
 
-echo "figures ($TRANSPORT, ${elapsed} s):"
+echo "figures ($TRANSPORT, ${elapsed} s; the guest asked for its counters $asked time(s)):"
 echo "  guest -> host: guest sent $guest_tx frames ($flood_sent flood datagrams); the tap got $tap_rx (rx_dropped $tap_rx_dropped)"
 echo "  host -> guest: host sent $host_sent datagrams in $blast_seconds s; skiff read $tap_tx from the tap, the guest received $guest_rx; the tap's queue dropped $tap_tx_dropped while the guest had no free buffer"
 echo "  skiff RSS: $rss_before KiB before, $rss_peak KiB peak, $rss_after KiB after; fds $fds_before -> $fds_after; threads $threads_before -> $threads_after"
@@ -89,9 +104,14 @@ echo "  skiff RSS: $rss_before KiB before, $rss_peak KiB peak, $rss_after KiB af
 [ "$tap_tx" -eq "$guest_rx" ] || fail "skiff read $tap_tx frames from the tap, the guest received $guest_rx"
 [ "$guest_rx" -gt 1000 ] || fail "the guest received only $guest_rx frames: the host's flood did not reach it"
 # Flat: at most 1 MiB more than before the load (allocator noise), and no
-# fd or thread more.
-[ "$rss_after" -le $((rss_before + 1024)) ] || fail "skiff's RSS grew from $rss_before to $rss_after KiB"
-[ "$rss_peak" -le $((rss_before + 1024)) ] || fail "skiff's RSS peaked at $rss_peak KiB (from $rss_before)"
+# fd or thread more. Under ASan freed memory stays resident in its
+# quarantine (up to 256 MiB), so RSS says nothing about skiff there.
+if [ "${SKIFF_SANITIZED:-0}" = 1 ]; then
+    echo "  RSS not checked: skiff runs under ASan, whose quarantine keeps freed memory resident"
+else
+    [ "$rss_after" -le $((rss_before + 1024)) ] || fail "skiff's RSS grew from $rss_before to $rss_after KiB"
+    [ "$rss_peak" -le $((rss_before + 1024)) ] || fail "skiff's RSS peaked at $rss_peak KiB (from $rss_before)"
+fi
 [ "$fds_after" -eq "$fds_before" ] || fail "skiff has $fds_after fds open after the load, $fds_before before"
 [ "$threads_after" -eq "$threads_before" ] || fail "skiff has $threads_after threads after the load, $threads_before before"
 if grep -E -q 'dropped|error' "$TEST_TMP/load.err"; then

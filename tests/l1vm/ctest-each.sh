@@ -3,9 +3,12 @@
 # so that a run cut short (the L1 VM died) can be resumed at the first test
 # without one. Used by run-label.sh, inside tests/l1vm/run.sh.
 #
-#   ctest-each.sh BUILD_DIR RECORD LABEL [-LE EXCLUDED_LABEL] [CTEST OPTION...]
-#   ctest-each.sh --list BUILD_DIR LABEL [-LE EXCLUDED_LABEL]
+#   ctest-each.sh BUILD_DIR RECORD LABEL [SELECTION...] [CTEST OPTION...]
+#   ctest-each.sh --list BUILD_DIR LABEL [SELECTION...]
 #
+# SELECTION: ctest's -LE EXCLUDED_LABEL, -R REGEX and -E REGEX, leading
+# the options; they choose which of the label's tests run (each test then
+# runs on its own, by its exact name).
 # RECORD gets "NAME started" before each test and "NAME passed" or "NAME
 # failed" after it. Tests already recorded as passed or failed are skipped.
 # --list prints the label's test names. Exit status: 0 when every test of
@@ -29,10 +32,10 @@ fi
 build=$1 record=$2 label=$3
 shift 3
 select=()
-if [ "${1:-}" = -LE ]; then
-    select=(-LE "$2")
+while [ $# -ge 2 ] && { [ "$1" = -LE ] || [ "$1" = -R ] || [ "$1" = -E ]; }; do
+    select+=("$1" "$2")
     shift 2
-fi
+done
 touch "$record"
 mapfile -t tests < <(list_tests "$build" "$label" "${select[@]}")
 status=0

@@ -13,7 +13,7 @@
 # --vms: at most N L1 VMs in all (default 6). --summary appends one line,
 # tab-separated: NAME (default LABEL), tests passed, tests failed, L1 VMs used, L1 failures,
 # kernel the tests ran on ("host KERNEL" without an L1 VM). LABEL and the
-# CTEST OPTIONs are ctest-each.sh's. Exit status: 0 when every test of the
+# CTEST OPTIONs (-R, -E, -LE choose tests) are ctest-each.sh's. Exit status: 0 when every test of the
 # label passed.
 set -uo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -33,7 +33,7 @@ done
 build=$(cd "$1" && pwd -P) label=$2
 shift 2
 record=$build/l1vm-${label//[^A-Za-z0-9_-]/_}-record.txt
-rm -f "$record"
+rm -f "$record" "$build/l1vm-${label//[^A-Za-z0-9_-]/_}"-died-*.log
 
 kvm_usable() { [ -c /dev/kvm ] && { exec 3<>/dev/kvm; } 2>/dev/null && exec 3>&-; }
 force_vm=0
@@ -71,6 +71,8 @@ else
         kernel=$(l1_kernel_of "$console")
         [ "$status" -eq 122 ] || [ "$status" -eq 123 ] || break
         l1_failures=$((l1_failures + 1))
+        # Kept for study: the console (and QEMU's monitor) of each VM that died.
+        cp "$console" "$build/l1vm-${label//[^A-Za-z0-9_-]/_}-died-$vms.log" 2>/dev/null || true
         mark_interrupted_test
         echo "run-label: the L1 VM failed (status $status: $(l1_death_of "$console"); L1 VM $vms of at most $max_vms); resuming after $(grep -c -E ' (passed|failed)$' "$record") test(s)" >&2
     done
@@ -79,7 +81,10 @@ passed=$(grep -c ' passed$' "$record" || true)
 failed=$(grep -c ' failed$' "$record" || true)
 # Tests never reached (every L1 VM died) count as failed.
 select=()
-[ "${1:-}" = -LE ] && select=(-LE "$2")
+while [ $# -ge 2 ] && { [ "$1" = -LE ] || [ "$1" = -R ] || [ "$1" = -E ]; }; do
+    select+=("$1" "$2")
+    shift 2
+done
 total=$("$script_dir/ctest-each.sh" --list "$build" "$label" "${select[@]}" | wc -l)
 not_run=$((total - passed - failed))
 [ "$not_run" -le 0 ] || echo "run-label: label $label: $not_run test(s) not run" >&2

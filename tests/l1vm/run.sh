@@ -413,7 +413,8 @@ done
 # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 append="console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests ${SKIFF_L1VM_APPEND:-}"
 qemu_args=(
-    -nodefaults -no-user-config -display none -monitor none -no-reboot
+    -nodefaults -no-user-config -display none -no-reboot
+    -monitor "unix:${work//,/,,}/monitor.sock,server=on,wait=off"
     -machine q35 -accel "tcg,thread=$l1_tcg_thread" -cpu "$cpu_model"
     -smp "$cpus" -m "$memory"
     -kernel "$kernel_image" -initrd "$initramfs"
@@ -482,6 +483,33 @@ watchdog() {
 }
 watchdog &
 sleep_pid=$!
+# What the L1 CPUs were doing when the watchdog gave up, from QEMU's
+# monitor: registers twice, two seconds apart (a RIP that moves is a VM
+# that runs but prints nothing; one that stays is stuck).
+monitor_dump() {
+    timeout 20 python3 - "$work/monitor.sock" <<'PY'
+import socket, sys, time
+def ask(sock, command):
+    sock.sendall(command.encode() + b"\n")
+    time.sleep(1)
+    sock.settimeout(2)
+    out = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+ask(sock, "")
+for command in ("info status", "info registers -a", "info registers -a"):
+    print(ask(sock, command).replace("\r", ""))
+PY
+}
 
 qemu_status=0
 finished=
@@ -490,6 +518,7 @@ timed_out=0
 if [ "$finished" = "$sleep_pid" ]; then
     timed_out=1
     sleep_pid=
+    [ ! -e "$work/wedged" ] || monitor_dump >"$work/monitor.txt" 2>&1
     kill -TERM "$qemu_pid" 2>/dev/null || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         kill -0 "$qemu_pid" 2>/dev/null || break
@@ -526,6 +555,11 @@ show_qemu_log() {
 if [ "$timed_out" = 1 ] && [ -e "$work/wedged" ]; then
     echo "l1vm: the L1 kernel locked up (a soft lockup of 50 s or more, or no console heartbeat for 180 s); the L1 VM was killed" >&2
     show_console 20
+    if [ -s "$work/monitor.txt" ]; then
+        echo "l1vm: QEMU's monitor before the kill (also in the console log):" >&2
+        grep -E '^(VM status|CPU#|[ER]IP|CS |CR0|EFER)' "$work/monitor.txt" | sed 's/^/  monitor| /' >&2
+        [ -z "$console_log" ] || { echo "--- QEMU monitor"; cat "$work/monitor.txt"; } >>"$console_log"
+    fi
     exit "$exit_vm_died"
 fi
 if [ "$timed_out" = 1 ]; then

@@ -11,7 +11,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -201,12 +203,30 @@ inline GuestMemory make_memory(uint64_t size, std::optional<uint64_t> high_size 
     return std::move(memory).value();
 }
 
-// Debian's kernel image when the machine has it (the tests that use it warn
-// and stop without it).
-inline constexpr const char* kDebianKernelPath = "/boot/vmlinuz-6.1.0-56-amd64";
+// Debian's newest kernel image in /boot when the machine has one (the L1
+// VM's set-up installs linux-image-amd64; the tests that use it warn and
+// stop without it).
+inline std::optional<std::string> debian_kernel_path() {
+    std::vector<std::string> kernels;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/boot", error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.starts_with("vmlinuz-") && name.ends_with("-amd64")) {
+            kernels.push_back(entry.path().string());
+        }
+    }
+    if (kernels.empty()) {
+        return std::nullopt;
+    }
+    return *std::max_element(kernels.begin(), kernels.end());
+}
 
 inline std::optional<Image> read_debian_kernel() {
-    std::ifstream file(kDebianKernelPath, std::ios::binary);
+    auto path = debian_kernel_path();
+    if (!path) {
+        return std::nullopt;
+    }
+    std::ifstream file(*path, std::ios::binary);
     if (!file) {
         return std::nullopt;
     }
