@@ -35,6 +35,9 @@ constexpr uint8_t kNmiLint = 1;
 constexpr uint16_t kBootArchitecture = acpi::kBootArchVgaNotPresent | acpi::kBootArchCmosRtcNotPresent;
 constexpr char kVirtioMmioHid[] = "LNRO0005";
 constexpr char kPs2KeyboardHid[] = "PNP0303";  // IBM enhanced keyboard (101/102 keys)
+constexpr char kCom1Hid[] = "PNP0501";         // 16550A-compatible serial port
+constexpr uint8_t kCom1PortCount = 8;
+constexpr char kPciHostBridgeHid[] = "PNP0A03";  // PCI bus (conventional: conf1, no ECAM)
 
 template <size_t N>
 void copy_text(char (&field)[N], const char (&text)[N + 1]) {
@@ -95,7 +98,16 @@ Result<std::vector<std::byte>> build_dsdt(const AcpiConfig& config) {
     return table;
 }
 
-std::vector<std::byte> build_fadt(GuestAddress dsdt) {
+acpi::GenericAddress byte_port(uint16_t port) {
+    acpi::GenericAddress address{};
+    address.address_space = acpi::kAddressSpaceSystemIo;
+    address.bit_width = 8;
+    address.access_size = acpi::kAccessSizeByte;
+    address.address = port;
+    return address;
+}
+
+std::vector<std::byte> build_fadt(GuestAddress dsdt, const std::optional<AcpiSleepRegisters>& sleep) {
     acpi::Fadt fadt{};
     fadt.header = table_header("FACP", kFadtRevision);
     fadt.minor_version = kFadtMinorVersion;
@@ -103,6 +115,10 @@ std::vector<std::byte> build_fadt(GuestAddress dsdt) {
     fadt.iapc_boot_arch = kBootArchitecture;
     // X_DSDT only: ACPI says OSPM ignores DSDT when X_DSDT is set.
     fadt.x_dsdt = dsdt.value();
+    if (sleep) {
+        fadt.sleep_control_register = byte_port(sleep->control_port);
+        fadt.sleep_status_register = byte_port(sleep->status_port);
+    }
     std::memcpy(&fadt.hypervisor_vendor_identity, "SKIFFVMM", sizeof(fadt.hypervisor_vendor_identity));
     std::vector<std::byte> table;
     append_object(table, fadt);
@@ -173,6 +189,24 @@ acpi::Rsdp build_rsdp(GuestAddress xsdt) {
     return rsdp;
 }
 
+// Segment 0, bus 0 only (skiff has no PCI bridges); no _PRT, as skiff
+// offers no INTx (MSI and MSI-X only).
+Result<void> describe_pci_host_bridge(const AcpiPciHostBridge& bridge, AmlBuilder& system_bus) {
+    if (bridge.window_size == 0 || bridge.config_port_count == 0 ||
+        !range_inside(bridge.window.value(), bridge.window_size, uint64_t{1} << 32)) {
+        return Error::format("PCI window {:#x}+{:#x} is not inside the 32-bit address space", bridge.window.value(),
+                             bridge.window_size);
+    }
+    ResourceTemplate resources;
+    resources.word_bus_number(0, 0)
+        .io(bridge.config_port, bridge.config_port_count)
+        .dword_memory(static_cast<uint32_t>(bridge.window.value()), bridge.window_size);
+    AmlBuilder body;
+    body.hid(kPciHostBridgeHid).uid(0).name_integer("_SEG", 0).name_integer("_BBN", 0).crs(resources);
+    system_bus.device("PCI0", body);
+    return {};
+}
+
 }  // namespace
 
 Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config) {
@@ -203,8 +237,24 @@ Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config) {
         body.hid(kPs2KeyboardHid).crs(resources);
         system_bus.device("PS2K", body);
     }
+    if (config.com1) {
+        ResourceTemplate resources;
+        resources.io(layout::kCom1Port, kCom1PortCount)
+            .interrupt(InterruptTrigger::Edge, InterruptPolarity::ActiveHigh, InterruptSharing::Exclusive,
+                       layout::kCom1Irq);
+        AmlBuilder body;
+        body.hid(kCom1Hid).uid(1).crs(resources);
+        system_bus.device("COM1", body);
+    }
+    if (config.pci_host_bridge) {
+        TRY(describe_pci_host_bridge(*config.pci_host_bridge, system_bus));
+    }
     AmlBuilder definitions;
     definitions.scope("\\_SB_", system_bus);
+    if (config.sleep_registers) {
+        // Package {SLP_TYPa, SLP_TYPb}: a hardware-reduced machine uses the first.
+        definitions.name_package("\\_S5_", {config.sleep_registers->soft_off_type, 0});
+    }
     return definitions.bytes();
 }
 
@@ -216,7 +266,7 @@ Result<GuestAddress> write_acpi_tables(const GuestMemory& memory, const AcpiConf
     TableArea area(memory, layout::kBiosRom + kFirstTableOffset, area_end);
     const std::vector<std::byte> dsdt_table = TRY(build_dsdt(config));
     const GuestAddress dsdt = TRY(area.place(dsdt_table));
-    const GuestAddress fadt = TRY(area.place(build_fadt(dsdt)));
+    const GuestAddress fadt = TRY(area.place(build_fadt(dsdt, config.sleep_registers)));
     const GuestAddress madt = TRY(area.place(build_madt(config.cpu_count)));
     const GuestAddress xsdt = TRY(area.place(build_xsdt({fadt, madt})));
     TRY(memory.write_object(layout::kBiosRom, build_rsdp(xsdt)).context_error("writing the ACPI RSDP"));

@@ -45,6 +45,8 @@ struct [[gnu::packed]] GenericAddress {
     uint64_t address;
 };
 static_assert(sizeof(GenericAddress) == 12);
+inline constexpr uint8_t kAddressSpaceSystemIo = 1;
+inline constexpr uint8_t kAccessSizeByte = 1;
 
 struct [[gnu::packed]] Fadt {
     TableHeader header;

@@ -17,6 +17,7 @@ constexpr uint8_t kStringPrefix = 0x0d;
 constexpr uint8_t kQWordPrefix = 0x0e;
 constexpr uint8_t kScopeOp = 0x10;
 constexpr uint8_t kBufferOp = 0x11;
+constexpr uint8_t kPackageOp = 0x12;
 constexpr uint8_t kDualNamePrefix = 0x2e;
 constexpr uint8_t kMultiNamePrefix = 0x2f;
 constexpr uint8_t kExtOpPrefix = 0x5b;
@@ -32,6 +33,14 @@ constexpr uint8_t kExtendedInterruptTag = 0x89;    // large item, name 0x09
 constexpr uint8_t kIoPortTag = 0x47;               // small item, name 0x08, length 7
 constexpr uint8_t kIoPortDecode16 = 0x01;
 constexpr uint8_t kEndTag = 0x79;                  // small item, name 0x0f, length 1
+// Address space descriptors (ACPI 6.5, 6.4.3.5): a producer range whose
+// minimum and maximum are fixed, positively decoded, untranslated.
+constexpr uint8_t kDWordAddressTag = 0x87;         // large item, name 0x07
+constexpr uint8_t kWordAddressTag = 0x88;          // large item, name 0x08
+constexpr uint8_t kAddressMemory = 0;
+constexpr uint8_t kAddressBusNumber = 2;
+constexpr uint8_t kAddressFixedProducer = 0x0c;    // _MIF | _MAF, producer, positive decode
+constexpr uint8_t kMemoryReadWrite = 0x01;         // _RW; _MEM 0: non-cacheable
 constexpr uint8_t kInterruptConsumer = 0x01;
 constexpr uint8_t kInterruptEdge = 0x02;
 constexpr uint8_t kInterruptActiveLow = 0x04;
@@ -219,6 +228,34 @@ ResourceTemplate& ResourceTemplate::io(uint16_t base, uint8_t length) {
     return *this;
 }
 
+ResourceTemplate& ResourceTemplate::word_bus_number(uint16_t first, uint16_t last) {
+    descriptors_.push_back(kWordAddressTag);
+    put_le(descriptors_, 3 + 5 * 2, 2);  // type, flags, type flags, five words
+    descriptors_.push_back(kAddressBusNumber);
+    descriptors_.push_back(kAddressFixedProducer);
+    descriptors_.push_back(0);
+    put_le(descriptors_, 0, 2);  // granularity
+    put_le(descriptors_, first, 2);
+    put_le(descriptors_, last, 2);
+    put_le(descriptors_, 0, 2);  // translation
+    put_le(descriptors_, uint32_t{last} - first + 1, 2);
+    return *this;
+}
+
+ResourceTemplate& ResourceTemplate::dword_memory(uint32_t base, uint32_t length) {
+    descriptors_.push_back(kDWordAddressTag);
+    put_le(descriptors_, 3 + 5 * 4, 2);  // type, flags, type flags, five dwords
+    descriptors_.push_back(kAddressMemory);
+    descriptors_.push_back(kAddressFixedProducer);
+    descriptors_.push_back(kMemoryReadWrite);
+    put_le(descriptors_, 0, 4);  // granularity
+    put_le(descriptors_, base, 4);
+    put_le(descriptors_, uint64_t{base} + length - 1, 4);
+    put_le(descriptors_, 0, 4);  // translation
+    put_le(descriptors_, length, 4);
+    return *this;
+}
+
 std::vector<uint8_t> ResourceTemplate::bytes() const {
     std::vector<uint8_t> out = descriptors_;
     out.push_back(kEndTag);
@@ -269,6 +306,35 @@ AmlBuilder& AmlBuilder::name_string(std::string_view name, std::string_view valu
     out.push_back(kStringPrefix);
     out.insert(out.end(), value.begin(), value.end());
     out.push_back(0);
+    append(out);
+    return *this;
+}
+
+AmlBuilder& AmlBuilder::name_package(std::string_view name, std::initializer_list<uint64_t> values) {
+    if (values.size() > 0xff) {
+        append(Error::format("AML package {} has {} elements (at most 255)", name, values.size()));
+        return *this;
+    }
+    auto encoded_name = aml::name_string(name);
+    if (!encoded_name.ok()) {
+        append(encoded_name);
+        return *this;
+    }
+    std::vector<uint8_t> elements{static_cast<uint8_t>(values.size())};  // NumElements
+    for (uint64_t value : values) {
+        auto number = aml::integer(value);
+        elements.insert(elements.end(), number.begin(), number.end());
+    }
+    auto length = aml::package_length(elements.size());
+    if (!length.ok()) {
+        append(length);
+        return *this;
+    }
+    std::vector<uint8_t> out{kNameOp};
+    out.insert(out.end(), encoded_name->begin(), encoded_name->end());
+    out.push_back(kPackageOp);
+    out.insert(out.end(), length->begin(), length->end());
+    out.insert(out.end(), elements.begin(), elements.end());
     append(out);
     return *this;
 }

@@ -1,7 +1,7 @@
 // A small AML encoder for the DSDT, following ACPI 6.5 chapter 20 (AML
 // grammar: NameOp, ScopeOp, DeviceOp, PkgLength, NameString, integer and
 // string data) and section 6.4 (resource descriptors for _CRS: Memory32Fixed,
-// Extended Interrupt, I/O Port, End Tag). It emits what iasl emits for the same ASL,
+// Extended Interrupt, I/O Port, Word and DWord Address Space, End Tag). It emits what iasl emits for the same ASL,
 // so the unit tests can compare against hand-assembled bytes.
 //
 //   AmlBuilder device;
@@ -36,6 +36,13 @@ public:
                                 uint32_t number);
     // IO(Decode16, base, base, 1, length): a fixed range of I/O ports.
     ResourceTemplate& io(uint16_t base, uint8_t length);
+    // WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0,
+    //               first, last, 0, last - first + 1): the buses a host bridge decodes.
+    ResourceTemplate& word_bus_number(uint16_t first, uint16_t last);
+    // DWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed,
+    //             NonCacheable, ReadWrite, 0, base, base + length - 1, 0, length):
+    // a window a host bridge passes on. `length` must not be 0.
+    ResourceTemplate& dword_memory(uint32_t base, uint32_t length);
     // The descriptors, then the End Tag (checksum 0: "treat as valid").
     [[nodiscard]] std::vector<uint8_t> bytes() const;
 
@@ -52,6 +59,8 @@ public:
     AmlBuilder& name_integer(std::string_view name, uint64_t value);
     // Name(name, "value"); printable ASCII only.
     AmlBuilder& name_string(std::string_view name, std::string_view value);
+    // Name(name, Package() {values...}), integers only (at most 255).
+    AmlBuilder& name_package(std::string_view name, std::initializer_list<uint64_t> values);
     // Name(name, ResourceTemplate() {...}), a Buffer.
     AmlBuilder& name_resources(std::string_view name, const ResourceTemplate& resources);
     // Name(_HID, EISAID("PNP0501")) for a 7-character PNP-style ID,

@@ -55,6 +55,9 @@ inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;
 inline constexpr uint8_t kI8042ResetCommand = 0xfe;
 inline constexpr uint32_t kI8042KeyboardIrq = 1;
+// ACPI sleep control and status registers (the FADT names them).
+inline constexpr uint16_t kAcpiSleepControlPort = 0x600;
+inline constexpr uint16_t kAcpiSleepStatusPort = 0x601;
 
 // IRQs 5..23 are free for devices (virtio-mmio uses them from 5 on).
 inline constexpr uint32_t kFirstDeviceIrq = 5;

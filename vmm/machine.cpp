@@ -6,6 +6,7 @@
 #include "boot/layout.h"
 #include "boot/loader.h"
 #include "boot/mptable.h"
+#include "devices/legacy/acpi_sleep.h"
 #include "devices/legacy/i8042.h"
 #include "vmm/cpu_template.h"
 #include "vmm/cpuid.h"
@@ -71,6 +72,14 @@ std::vector<GuestMemory::RangeSpec> memory_layout(uint64_t memory_bytes) {
         return {{GuestAddress(0), memory_bytes}};
     }
     return {{GuestAddress(0), low_limit}, {layout::kMmioHoleEnd, memory_bytes - low_limit}};
+}
+
+// A PCI device (virtio-pci or a VFIO function) makes skiff create the PCI
+// bus, which the DSDT must then describe.
+bool uses_pci(const std::vector<net::NetConfig>& networks) {
+    return std::any_of(networks.begin(), networks.end(), [](const net::NetConfig& network) {
+        return network.mode == net::NetMode::Vfio || network.transport == net::NetTransport::Pci;
+    });
 }
 
 boot::BootProtocol to_boot_protocol(BootProtocolChoice choice) {
@@ -185,6 +194,17 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     acpi.cpu_count = config.cpu_count;
     acpi.virtio_mmio_devices = mmio_devices;
     acpi.ps2_keyboard = true;
+    acpi.com1 = true;
+    acpi.sleep_registers = boot::AcpiSleepRegisters{.control_port = layout::kAcpiSleepControlPort,
+                                                    .status_port = layout::kAcpiSleepStatusPort,
+                                                    .soft_off_type = AcpiSleep::kSoftOffType};
+    if (uses_pci(config.networks)) {
+        const pci::MmioWindow window;
+        acpi.pci_host_bridge = boot::AcpiPciHostBridge{.config_port = pci::kConfigAddressPort,
+                                                       .config_port_count = pci::kConfigPortCount,
+                                                       .window = GuestAddress(window.start),
+                                                       .window_size = static_cast<uint32_t>(window.size)};
+    }
     GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
@@ -243,6 +263,12 @@ Result<void> Machine::create_devices(Clock::time_point start, std::string_view s
         [this] { lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest reset through the i8042"); },
         keyboard_line);
     TRY(pio_.insert(i8042_, layout::kI8042DataPort, I8042::kPortSpan));
+
+    static_assert(layout::kAcpiSleepStatusPort == layout::kAcpiSleepControlPort + AcpiSleep::kStatusOffset);
+    TRY(pio_.insert(std::make_shared<AcpiSleep>([this] {
+                        lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest powered off through ACPI");
+                    }),
+                    layout::kAcpiSleepControlPort, AcpiSleep::kPortSpan));
 
     doorbell_ = std::make_shared<BootDoorbell>(start, nullptr, std::string(start_event));
     TRY(mmio_.insert(doorbell_, layout::kBootDoorbell.value(), layout::kBootDoorbellSize));

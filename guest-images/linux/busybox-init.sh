@@ -4,7 +4,7 @@
 # running kernel (none for kernels with the drivers built in), configures the
 # network from a static `ip=` when the kernel did not, prints the marker line
 # and runs a shell on the console. When the shell exits the guest reboots
-# (with `reboot=k` that ends the VM).
+# (with `reboot=k` that ends the VM); `poweroff` powers it off (ACPI).
 #
 # Kernel parameters read here:
 #   ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF   (static only)
@@ -70,9 +70,20 @@ for device in /sys/class/net/*; do
 done
 echo "SKIFF-BUSYBOX-READY $(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
 
+# busybox's poweroff, reboot and halt signal PID 1 (USR2, TERM, USR1); the
+# kernel delivers only signals PID 1 has a handler for. A kernel without
+# ACPI cannot power off (it would halt and leave the VM running): there,
+# poweroff resets, which ends the VM as well (reboot=k).
+power_off() {
+    if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
+}
+trap power_off USR2 USR1
+trap 'reboot -f' TERM
+# The shell runs in the background so that `wait` returns to the traps.
 if [ "$shell" = yes ]; then
-    setsid cttyhack sh
+    setsid cttyhack sh </dev/console >/dev/console 2>&1 &
 else
-    while :; do sleep 3600; done
+    (while :; do sleep 3600; done) &
 fi
+wait $!
 reboot -f

@@ -7,24 +7,20 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/net_lib.sh"
 source "$(dirname "$0")/api_lib.sh"
+source "$(dirname "$0")/linux_lib.sh"
 SKIFF=$1
-repo=$(cd "$(dirname "$0")/../.." && pwd)
 require_kvm
 require_net
 require_curl
-dir=${SKIFF_LINUX_DIR:-}
-if [ -z "$dir" ] || [ ! -r "$dir/vmlinux" ]; then
-    dir=$("$repo/guest-images/linux/build-kernel.sh" microvm | tail -n 1)
-fi
-[ -r "$dir/vmlinux" ] || skip "kernel not available ($dir/vmlinux)"
-"$repo/guest-images/linux/build-initramfs.sh" spin "$TEST_TMP/spin.cpio.gz" >/dev/null
+kernel=$(linux_kernel minimal)
+spin=$(linux_initramfs spin)
 
 ns=$(make_netns a)
 add_tap "$ns" tap0 10.0.5.1/24
 API_SOCK="$TEST_TMP/skiff.sock"
 start_skiff linux "$ns" --api-sock "$API_SOCK" --id linux-api
 wait_socket "$API_SOCK" 10
-api_expect 204 PUT /boot-source "{\"kernel_image_path\": \"$dir/vmlinux\", \"initrd_path\": \"$TEST_TMP/spin.cpio.gz\",
+api_expect 204 PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$spin\",
   \"boot_args\": \"console=ttyS0 reboot=k panic=-1 ip=10.0.5.2::10.0.5.1:255.255.255.0::eth0:off\"}"
 api_expect 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
 api_expect 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "tap0"}'

@@ -10,30 +10,16 @@
 # $SKIFF_LINUX_DIR if set), Debian's newest /boot/vmlinuz-*.
 source "$(dirname "$0")/lib.sh"
 SKIFF=$1 KIND=$2 CPUS=$3
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+source "$(dirname "$0")/linux_lib.sh"
 require_kvm
 
-linux_dir() {
-    if [ -n "${SKIFF_LINUX_DIR:-}" ] && [ -r "$SKIFF_LINUX_DIR/vmlinux" ]; then
-        echo "$SKIFF_LINUX_DIR"
-    else
-        "$repo/guest-images/linux/build-kernel.sh" | tail -n 1
-    fi
-}
-case "$KIND" in
-    minimal-elf) kernel="$(linux_dir)/vmlinux" ;;
-    minimal-bzimage) kernel="$(linux_dir)/bzImage" ;;
-    debian) kernel=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n 1) ;;
-    *) fail "unknown kernel kind $KIND" ;;
-esac
-[ -r "$kernel" ] || skip "kernel $KIND not available ($kernel)"
-"$repo/guest-images/linux/build-initramfs.sh" spin "$TEST_TMP/spin.cpio.gz" >/dev/null
+kernel=$(linux_kernel "${KIND/minimal-elf/minimal}")
+spin=$(linux_initramfs spin)
 
 console="$TEST_TMP/console.txt"
 limit=${SKIFF_LINUX_BOOT_LIMIT:-900}
 start=$(date +%s.%N)
-"$SKIFF" run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" --cpus "$CPUS" --memory 512 \
+"$SKIFF" run --kernel "$kernel" --initrd "$spin" --cpus "$CPUS" --memory 512 \
     --cmdline "console=ttyS0 reboot=k panic=-1" --serial "file:$console" --timeout "$limit" \
     >"$TEST_TMP/skiff.out" 2>"$TEST_TMP/skiff.err" </dev/null &
 pid=$!

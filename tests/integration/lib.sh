@@ -3,7 +3,9 @@
 set -Eeuo pipefail
 # A command that fails where nothing checks it ends the test (set -e): say
 # which, or the test fails without a word.
-trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
+# (77 is a skip passed up from a subshell.)
+trap 'error_status=$?; [ "$error_status" -eq 77 ] ||
+    echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited with status $error_status" >&2' ERR
 
 SKIP=77
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skiff-test.XXXXXX")

@@ -18,33 +18,22 @@
 # $SKIFF_LINUX_DIR / $SKIFF_LINUX_ACPI_DIR.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/net_lib.sh"
+source "$(dirname "$0")/linux_lib.sh"
 SKIFF=$1 DISCOVERY=$2 MODE=${3:-tap}
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 require_kvm
 require_net
 
-kernel_dir() {
-    local variant=$1 preset=$2
-    if [ -n "$preset" ] && [ -r "$preset/vmlinux" ]; then
-        echo "$preset"
-    else
-        "$repo/guest-images/linux/build-kernel.sh" "$variant" | tail -n 1
-    fi
-}
 case "$DISCOVERY" in
-    mmio-cmdline) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=mmio ;;
-    mmio-acpi) kernel="$(kernel_dir acpi "${SKIFF_LINUX_ACPI_DIR:-}")/vmlinux" transport=mmio ;;
-    pci) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=pci ;;
-    macvtap) kernel="$(kernel_dir microvm "${SKIFF_LINUX_DIR:-}")/vmlinux" transport=mmio ;;
+    mmio-cmdline | macvtap) kernel=$(linux_kernel minimal) transport=mmio ;;
+    mmio-acpi) kernel=$(linux_kernel acpi) transport=mmio ;;
+    pci) kernel=$(linux_kernel minimal) transport=pci ;;
     *) fail "unknown discovery $DISCOVERY" ;;
 esac
-[ -r "$kernel" ] || skip "kernel not available ($kernel)"
 if [ "$MODE" = vhost ]; then
     [ -c /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
     [ -c /dev/vhost-net ] || skip "no /dev/vhost-net (modprobe vhost_net)"
 fi
-"$repo/guest-images/linux/build-initramfs.sh" spin "$TEST_TMP/spin.cpio.gz" >/dev/null
+spin=$(linux_initramfs spin)
 
 ns=$(make_netns a)
 if [ "$DISCOVERY" = macvtap ]; then
@@ -64,7 +53,7 @@ else
     net="mode=$MODE,ifname=tap0,transport=$transport"
 fi
 limit=${SKIFF_LINUX_BOOT_LIMIT:-900}
-start_skiff linux "$vm_ns" --log-level debug run --kernel "$kernel" --initrd "$TEST_TMP/spin.cpio.gz" \
+start_skiff linux "$vm_ns" --log-level debug run --kernel "$kernel" --initrd "$spin" \
     --memory 256 --net "$net" \
     --cmdline "console=ttyS0 reboot=k panic=-1 ip=10.0.9.2::10.0.9.1:255.255.255.0::eth0:off" \
     --serial stdio --timeout "$limit"

@@ -218,6 +218,74 @@ TEST_CASE("the DSDT names the i8042 keyboard when asked to", "[boot]") {
     CHECK(*dsdt_definitions(AcpiConfig{}) == std::vector<uint8_t>{0x10, 0x06, 0x5c, '_', 'S', 'B', '_'});
 }
 
+TEST_CASE("the DSDT names COM1 with its ports and IRQ 4 when asked to", "[boot]") {
+    AcpiConfig config;
+    config.com1 = true;
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    auto contains = [&](std::vector<uint8_t> part) {
+        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
+    };
+    // Device (COM1) { Name (_HID, EisaId ("PNP0501")) Name (_UID, One) Name (_CRS, ResourceTemplate () {
+    //   IO (Decode16, 0x3F8, 0x3F8, 1, 8) Interrupt (..., Edge, ActiveHigh, Exclusive) {4} }) }
+    CHECK(contains({'C', 'O', 'M', '1', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01}));
+    CHECK(contains({0x08, '_', 'U', 'I', 'D', 0x01}));
+    CHECK(contains({0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,  //
+                    0x89, 0x06, 0x00, 0x03, 0x01, 0x04, 0x00, 0x00, 0x00, 0x79, 0x00}));
+}
+
+TEST_CASE("the DSDT names a PCI host bridge for bus 0 when there is a PCI bus", "[boot]") {
+    AcpiConfig config;
+    config.pci_host_bridge = AcpiPciHostBridge{
+        .config_port = 0xcf8, .config_port_count = 8, .window = GuestAddress(0xc0000000), .window_size = 0x10000000};
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    auto contains = [&](std::vector<uint8_t> part) {
+        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
+    };
+    // Device (PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, Zero) Name (_SEG, Zero) Name (_BBN, Zero)
+    //   Name (_CRS, ResourceTemplate () { WordBusNumber (0..0), IO (Decode16, 0xCF8, 0xCF8, 1, 8),
+    //   DWordMemory (0xC0000000..0xCFFFFFFF) }) }
+    CHECK(contains({'P', 'C', 'I', '0', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,  //
+                    0x08, '_', 'U', 'I', 'D', 0x00, 0x08, '_', 'S', 'E', 'G', 0x00, 0x08, '_', 'B', 'B', 'N', 0x00}));
+    CHECK(contains({0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+                    0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,  //
+                    0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0,
+                    0xff, 0xff, 0xff, 0xcf, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x79, 0x00}));
+    // A window that leaves the 32-bit space cannot be a DWordMemory.
+    config.pci_host_bridge->window = GuestAddress(0xfff00000);
+    CHECK_FALSE(dsdt_definitions(config).ok());
+    config.pci_host_bridge->window = GuestAddress(0xc0000000);
+    config.pci_host_bridge->window_size = 0;
+    CHECK_FALSE(dsdt_definitions(config).ok());
+}
+
+TEST_CASE("ACPI power-off: FADT sleep registers and \\_S5 in the DSDT", "[boot]") {
+    GuestMemory memory = make_memory(4 * 1024 * 1024);
+    AcpiConfig config;
+    REQUIRE(write_acpi_tables(memory, config).ok());
+    // Without sleep registers: none in the FADT, no \_S5.
+    CHECK(get<acpi::Fadt>(parse(memory).tables["FACP"], 0).sleep_control_register.address == 0);
+    CHECK(dsdt_definitions(config)->size() == 7);
+
+    config.sleep_registers = AcpiSleepRegisters{.control_port = 0x600, .status_port = 0x601, .soft_off_type = 5};
+    REQUIRE(write_acpi_tables(memory, config).ok());
+    const auto fadt = get<acpi::Fadt>(parse(memory).tables["FACP"], 0);
+    for (const acpi::GenericAddress& reg : {fadt.sleep_control_register, fadt.sleep_status_register}) {
+        CHECK(reg.address_space == 1);  // SystemIO
+        CHECK(reg.bit_width == 8);
+        CHECK(reg.bit_offset == 0);
+        CHECK(reg.access_size == 1);  // byte
+    }
+    CHECK(fadt.sleep_control_register.address == 0x600);
+    CHECK(fadt.sleep_status_register.address == 0x601);
+    // iasl: Name (\_S5, Package (0x02) { 0x05, Zero }) = 08 5C 5F 53 35 5F 12 05 02 0A 05 00
+    auto definitions = dsdt_definitions(config);
+    REQUIRE(definitions.ok());
+    const std::vector<uint8_t> s5{0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0a, 0x05, 0x00};
+    CHECK(std::search(definitions->begin(), definitions->end(), s5.begin(), s5.end()) != definitions->end());
+}
+
 TEST_CASE("write_acpi_tables rejects what it cannot describe", "[boot]") {
     GuestMemory memory = make_memory(4 * 1024 * 1024);
     AcpiConfig config;

@@ -96,6 +96,26 @@ TEST_CASE("AML resource templates", "[boot]") {
     CHECK(ResourceTemplate().bytes() == Bytes{0x79, 0x00});
 }
 
+TEST_CASE("AML address space descriptors: a host bridge's buses and window", "[boot]") {
+    ResourceTemplate buses;
+    buses.word_bus_number(0, 0).word_bus_number(0, 0xff);
+    // iasl: WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+    //   0x0000, 0x0000, 0x0000, 0x0000, 0x0001) = 88 0D 00 02 0C 00 ...
+    CHECK(buses.bytes() == Bytes{0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,  //
+                                 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0xff, 0x00, 0x00, 0x00, 0x00, 0x01,  //
+                                 0x79, 0x00});
+    ResourceTemplate window;
+    window.dword_memory(0xc0000000, 0x10000000);
+    // iasl: DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+    //   NonCacheable, ReadWrite, 0, 0xC0000000, 0xCFFFFFFF, 0, 0x10000000)
+    CHECK(window.bytes() == Bytes{0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,  //
+                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xcf,
+                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,  //
+                                  0x79, 0x00});
+}
+
 TEST_CASE("AML names, _HID, _UID", "[boot]") {
     AmlBuilder builder;
     builder.hid("PNP0A03").hid("LNRO0005").uid(0).uid(0x1234).name_integer("FOO", 7).name_string("_STR", "hi");

@@ -1,3 +1,4 @@
+#include "devices/legacy/acpi_sleep.h"
 #include "devices/legacy/boot_doorbell.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
@@ -213,4 +214,22 @@ TEST_CASE("i8042 controller answers replace unread keyboard bytes and raise no I
     CHECK(read_all_output(controller) == std::vector<uint8_t>{0x03});
     write_register(controller, 4, 0xab);  // keyboard interface test: no error
     CHECK(read_all_output(controller) == std::vector<uint8_t>{0x00});
+}
+
+TEST_CASE("ACPI sleep control: SLP_EN with the soft-off type powers off, nothing else does", "[acpi-sleep]") {
+    int power_offs = 0;
+    skiff::AcpiSleep sleep([&] { ++power_offs; });
+    constexpr uint8_t kSleepEnable = 1u << 5;
+    // Linux's acpi_hw_extended_sleep: clear the wake status, then SLP_TYP | SLP_EN.
+    write_register(sleep, skiff::AcpiSleep::kStatusOffset, 0x80);
+    CHECK(read_register(sleep, skiff::AcpiSleep::kStatusOffset) == 0);
+    write_register(sleep, skiff::AcpiSleep::kControlOffset, skiff::AcpiSleep::kSoftOffType << 2);  // no SLP_EN
+    CHECK(power_offs == 0);
+    write_register(sleep, skiff::AcpiSleep::kControlOffset, (3 << 2) | kSleepEnable);  // S3: not offered
+    CHECK(power_offs == 0);
+    write_register(sleep, skiff::AcpiSleep::kStatusOffset, (skiff::AcpiSleep::kSoftOffType << 2) | kSleepEnable);
+    CHECK(power_offs == 0);
+    write_register(sleep, skiff::AcpiSleep::kControlOffset, (skiff::AcpiSleep::kSoftOffType << 2) | kSleepEnable);
+    CHECK(power_offs == 1);
+    CHECK(read_register(sleep, skiff::AcpiSleep::kControlOffset) == 0);
 }
