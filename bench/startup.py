@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Start-up benchmark: skiff vs qemu-system-x86_64 -M microvm on the test guest.
+"""Start-up benchmark: skiff vs qemu-system-x86_64 -M microvm on the test guest,
+or (--linux) on a Linux kernel with the busybox initramfs.
 
 For each VMM and each run it measures, from process start:
   - first console byte from the guest (the test guest prints first thing at CPL3),
@@ -11,7 +12,14 @@ guest memory, so the VMM's own overhead is peak RSS minus resident guest
 memory. Prints medians and skiff/QEMU ratios. Needs /dev/kvm (run it through
 tests/l1vm/run.sh on hosts without one; figures are then nested-KVM figures).
 
+With --linux KERNEL --initrd BUSYBOX.cpio.gz (guest-images/linux/build-initramfs.sh
+busybox) the guest is Linux: "first line of /init" is the initramfs's first
+line, "booted" its SKIFF-BUSYBOX-READY line, after which it powers off
+(skiff.poweroff on the command line): boot to user space, same kernel and
+initramfs for both VMMs.
+
 usage: bench/startup.py [--runs N] [--skiff build/skiff] [--guest build/guest-images/testguest.elf]
+                        [--linux KERNEL --initrd INITRD] [--memory MiB]
 """
 import argparse
 import os
@@ -38,11 +46,12 @@ def peak_rss_kib(pid):
     return None
 
 
-def run_once(argv, booted_marker):
+def run_once(argv, booted_marker, init_marker=None):
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     first_byte = None
     booted = None
+    init_line = None
     out = b""
     rss = [None]
     stop = threading.Event()
@@ -66,6 +75,8 @@ def run_once(argv, booted_marker):
         out += chunk
         if booted is None and booted_marker in out:
             booted = now - start
+        if init_line is None and init_marker and init_marker in out:
+            init_line = now - start
     err = proc.stderr.read()
     proc.wait()
     exited = time.monotonic() - start
@@ -74,6 +85,7 @@ def run_once(argv, booted_marker):
     return {
         "first_byte_ms": None if first_byte is None else first_byte * 1e3,
         "booted_ms": None if booted is None else booted * 1e3,
+        "init_ms": None if init_line is None else init_line * 1e3,
         "exit_ms": exited * 1e3,
         "rss_kib": rss[0],
         "status": proc.returncode,
@@ -92,20 +104,32 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--skiff", default="build/skiff")
     parser.add_argument("--guest", default="build/guest-images/testguest.elf")
-    parser.add_argument("--memory", type=int, default=64)
+    parser.add_argument("--memory", type=int, default=None, help="MiB (default 64, with --linux 256)")
+    parser.add_argument("--linux", help="a Linux kernel image instead of the test guest")
+    parser.add_argument("--initrd", help="with --linux: the busybox initramfs")
     args = parser.parse_args()
-    marker = b"skiff-testguest: booted"
+    if bool(args.linux) != bool(args.initrd):
+        parser.error("--linux and --initrd go together")
+    memory = args.memory or (256 if args.linux else 64)
+    marker, init_marker = b"skiff-testguest: booted", None
+    guest_args = ["--kernel", args.guest]
+    qemu_guest = ["-kernel", args.guest]
+    if args.linux:
+        marker, init_marker = b"SKIFF-BUSYBOX-READY", b"skiff-init: start"
+        cmdline = "console=ttyS0 reboot=k panic=-1 skiff.noshell skiff.poweroff"
+        guest_args = ["--kernel", args.linux, "--initrd", args.initrd, "--cmdline", cmdline]
+        qemu_guest = ["-kernel", args.linux, "-initrd", args.initrd, "-append", cmdline]
 
-    skiff_argv = [args.skiff, "--log-level", "debug", "run", "--kernel", args.guest,
-                  "--memory", str(args.memory), "--serial", "stdio"]
+    skiff_argv = [args.skiff, "--log-level", "debug", "run", *guest_args,
+                  "--memory", str(memory), "--serial", "stdio"]
     qemu = shutil.which("qemu-system-x86_64")
-    qemu_argv = [qemu, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(args.memory),
+    qemu_argv = [qemu, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(memory),
                  "-smp", "1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-                 "-serial", "stdio", "-kernel", args.guest] if qemu else None
+                 "-serial", "stdio", *qemu_guest] if qemu else None
 
     results = {"skiff": [], "qemu": []}
     for _ in range(args.runs):
-        r = run_once(skiff_argv, marker)
+        r = run_once(skiff_argv, marker, init_marker)
         if r["status"] != 0 or r["booted_ms"] is None:
             print("skiff run failed:\n" + r["stderr"] + r["stdout"], file=sys.stderr)
             return 1
@@ -120,7 +144,7 @@ def main():
         r["libraries_kib"] = int(m.group(4)) if m else None
         results["skiff"].append(r)
         if qemu_argv:
-            q = run_once(qemu_argv, marker)
+            q = run_once(qemu_argv, marker, init_marker)
             if q["booted_ms"] is None:
                 print("qemu run did not boot the guest:\n" + q["stderr"] + q["stdout"], file=sys.stderr)
                 qemu_argv = None
@@ -128,10 +152,12 @@ def main():
                 results["qemu"].append(q)
 
     s = results["skiff"]
-    print(f"start-up, test guest, {args.memory} MiB, 1 vCPU, median of {len(s)} runs (ms from process start)")
+    guest = f"Linux {os.path.basename(args.linux)} + busybox" if args.linux else "test guest"
+    print(f"start-up, {guest}, {memory} MiB, 1 vCPU, median of {len(s)} runs (ms from process start)")
     print(f"{'metric':34} {'skiff':>10} {'qemu microvm':>14} {'qemu/skiff':>11}")
     rows = [("first KVM_RUN", "first_run_ms"), ("boot doorbell", "doorbell_ms"),
-            ("first guest console byte", "first_byte_ms"), ("'booted' line", "booted_ms"),
+            ("first guest console byte", "first_byte_ms"), ("first line of /init", "init_ms"),
+            ("'booted' / READY line", "booted_ms"),
             ("process exit (guest shut down)", "exit_ms")]
     q = results["qemu"]
     for label, key in rows:

@@ -12,7 +12,7 @@ build_packages=(build-essential cmake pkg-config linux-libc-dev libspdlog-dev li
 # clang with compiler-rt (libFuzzer, ASan, UBSan) and llvm-symbolizer.
 fuzz_packages=(clang libclang-rt-dev llvm)
 test_packages=(qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 iputils-ping
-    procps xz-utils python3 curl)
+    procps xz-utils python3 curl ethtool)
 
 wanted=("${build_packages[@]}")
 case "${1:-all}" in

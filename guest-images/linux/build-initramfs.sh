@@ -11,6 +11,8 @@
 #       virtio_mmio, virtio_pci and virtio_net modules (and their
 #       dependencies) from /lib/modules/<version>, for Debian's kernel. The
 #       version is SKIFF_MODULES_VERSION, or the newest installed *-amd64 one.
+#       Also Debian's ethtool, with the shared libraries it needs, so that a
+#       test can read the offloads the guest's driver turned on.
 #
 # The archive depends only on its inputs (root-owned entries, mtime 0,
 # gzip -n). Installs busybox-static with apt-get when it is missing.
@@ -35,12 +37,40 @@ install_missing_package() {
     "$here/../../scripts/install-deps.sh" --packages "$1"
 }
 
+# Directories already in the archive (each parent comes once, first).
+declare -A archive_directories=()
+add_directory() {
+    [ -n "${archive_directories[$1]:-}" ] && return
+    archive_directories[$1]=1
+    newc_directory "$1" 755
+}
+# add_parents PATH: the directories above PATH (relative), outermost first.
+add_parents() {
+    local parent=${1%/*} prefix='' part
+    [ "$parent" != "$1" ] || return 0
+    local IFS=/
+    for part in $parent; do
+        prefix=${prefix:+$prefix/}$part
+        add_directory "$prefix"
+    done
+}
+
+# add_program PATH: a dynamically linked Debian program, with every shared
+# library ldd names and the dynamic loader, each at the path it has here.
+add_program() {
+    local file
+    for file in "$1" $(ldd "$1" | grep -o '/[^ ]*'); do
+        add_parents "${file#/}"
+        newc_file "${file#/}" 755 "$(readlink -f "$file")"
+    done
+}
+
 # The directories and device nodes every image has; /dev/console lets the
 # kernel give /init its standard streams before anything mounts devtmpfs.
 add_base_entries() {
     local directory
     for directory in dev proc sys tmp root etc bin; do
-        newc_directory "$directory" 755
+        add_directory "$directory"
     done
     newc_char_device dev/console 600 5 1
     newc_char_device dev/null 666 1 3
@@ -103,6 +133,7 @@ module_load_order() {
 
 build_busybox() {
     install_missing_package busybox-static
+    install_missing_package ethtool
     # busybox-static's /bin/busybox (it replaces the dynamic busybox package).
     local busybox=/bin/busybox
 
@@ -120,14 +151,15 @@ build_busybox() {
 
     newc_open "$work/initramfs.cpio"
     add_base_entries
-    newc_directory lib 755
+    add_directory lib
     newc_file bin/busybox 755 "$busybox"
+    add_program "$(command -v ethtool || echo /usr/sbin/ethtool)"
     newc_symlink bin/sh busybox
     newc_file init 755 "$here/busybox-init.sh"
     if [ -n "$modules_directory" ]; then
         local module
-        newc_directory lib/modules 755
-        newc_directory "lib/modules/$version" 755
+        add_directory lib/modules
+        add_directory "lib/modules/$version"
         for module in "${load_order[@]}"; do
             basename "$module"
         done >"$work/load-order"

@@ -9,6 +9,9 @@
 # Kernel parameters read here:
 #   ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF   (static only)
 #   skiff.noshell   keep the guest up without reading the console
+#   skiff.poweroff  power off right after the marker line (boot benchmarks)
+# The first line user space prints: boot benchmarks time it.
+echo "skiff-init: start"
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
@@ -32,10 +35,12 @@ fi
 cmdline=$(cat /proc/cmdline)
 ip_parameter=
 shell=yes
+exit_now=no
 for word in $cmdline; do
     case "$word" in
         ip=*) ip_parameter=${word#ip=} ;;
         skiff.noshell) shell=no ;;
+        skiff.poweroff) exit_now=yes ;;
     esac
 done
 
@@ -77,6 +82,7 @@ echo "SKIFF-BUSYBOX-READY $(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
 power_off() {
     if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
 }
+[ "$exit_now" = no ] || power_off
 trap power_off USR2 USR1
 trap 'reboot -f' TERM
 # The shell runs in the background so that `wait` returns to the traps.

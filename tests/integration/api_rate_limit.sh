@@ -48,7 +48,9 @@ printf '  PATCH to 3 MB/s:         %9d B/s (%.2fx)\n' "$at_3mb" "$(python3 -c "p
 printf '  PATCH to no limit:       %9d B/s\n' "$lifted"
 [ "$at_1mb" -ge 500000 ] && [ "$at_1mb" -le 1500000 ] || fail "1 MB/s limit: measured $at_1mb B/s"
 [ "$at_3mb" -ge 1500000 ] && [ "$at_3mb" -le 4500000 ] || fail "after PATCH to 3 MB/s: measured $at_3mb B/s"
-[ "$lifted" -gt 9000000 ] || fail "after lifting the limit: only $lifted B/s (> 9 MB/s expected)"
+# Lifted: well above the last limit (twice it). Not more: under TCG in a
+# busy L1 VM the unlimited rate itself has been 8-15 MB/s.
+[ "$lifted" -gt 6000000 ] || fail "after lifting the limit: only $lifted B/s (more than twice 3 MB/s expected)"
 head -n 1 "$TEST_TMP/metrics.json" | python3 -c '
 import json, sys
 line = json.loads(sys.stdin.read())

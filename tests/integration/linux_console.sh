@@ -32,7 +32,7 @@ python3 "$(dirname "$0")/console_session.py" --transcript "$TEST_TMP/console.txt
     --cmdline "console=ttyS0 reboot=k panic=-1 ip=10.0.9.2::10.0.9.1:255.255.255.0::eth0:off" \
     <<EOF || { sed 's/^/  err| /' "$TEST_TMP/skiff.err" | tail -n 20; fail "the console session failed"; }
 expect $limit SKIFF-BUSYBOX-READY [^ ]+ cpus=$CPUS
-expect 120 # $
+expect 120 / #[ ]
 send echo "sum=\$((6 * 7))"
 expect 60 sum=42
 send cat /proc/interrupts /proc/tty/driver/serial; echo "end=\$((1 + 1))"

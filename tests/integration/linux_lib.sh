@@ -36,6 +36,7 @@ linux_kernel() {
 
 # linux_initramfs spin|busybox: builds the image into TEST_TMP, prints its path.
 linux_initramfs() {
-    "$linux_repo/guest-images/linux/build-initramfs.sh" "$1" "$TEST_TMP/$1.cpio.gz" >/dev/null
+    "$linux_repo/guest-images/linux/build-initramfs.sh" "$1" "$TEST_TMP/$1.cpio.gz" >/dev/null ||
+        fail "build-initramfs.sh $1 failed"
     echo "$TEST_TMP/$1.cpio.gz"
 }

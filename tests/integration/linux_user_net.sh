@@ -5,7 +5,10 @@
 #   - pings the host;
 #   - fetches a 20 MB file from busybox httpd in the host's namespace
 #     (wget), and its sha256 matches;
-#   - receives 20 MB over TCP from the host (nc -l), and its sha256 matches.
+#   - receives 20 MB over TCP from the host (nc -l), and its sha256 matches;
+#   - has the offloads on that its driver negotiated (the virtio device's
+#     feature bits against Debian's ethtool -k): checksum and TSO towards
+#     the host always, checksum from the host where negotiated.
 # PAIR chooses the two NICs:
 #   tap      in-process on taps: net0 over virtio-mmio, net1 over virtio-pci
 #            with MTU 9000 (tap and guest)
@@ -77,6 +80,7 @@ while True:
         if time.monotonic() > deadline:
             sys.exit("nothing listened on %s:5001" % sys.argv[1])
         time.sleep(0.5)
+sock.settimeout(300)  # the guest under TCG can stall for seconds
 with open(sys.argv[2], "rb") as blob:
     sock.sendall(blob.read())
 sock.close()
@@ -91,6 +95,8 @@ nic_steps() {
     cat <<EOF
 send up $mac $guest $mtu
 expect 60 up eth[0-9] $guest mtu $mtu
+send echo "features $mac \$(cat /sys/class/net/\$(dev_of $mac)/device/features)"; ethtool -k \$(dev_of $mac) | awk -v m=$mac '/^(tx-checksumming|rx-checksumming|tcp-segmentation-offload):/ {print "offload", m, \$1, \$2}'; echo "k=\$(($n * 100))"
+expect 60 k=$((n * 100))
 send ping -c 3 $host
 expect 120 3 packets received
 send wget -q -O - http://$host:8080/blob | sha256sum; echo "got=\$(($n * 10))"
@@ -102,8 +108,9 @@ EOF
 {
     cat <<EOF
 expect $limit SKIFF-BUSYBOX-READY
-expect 120 # $
-send up() { for d in /sys/class/net/eth*; do [ "\$(cat \$d/address)" = "\$1" ] && ifconfig \${d##*/} \$2 netmask 255.255.255.0 mtu \$3 up && echo "up \${d##*/} \$2 mtu \$3"; done; }
+expect 120 / #[ ]
+send dev_of() { for d in /sys/class/net/eth*; do [ "\$(cat \$d/address)" = "\$1" ] && echo \${d##*/}; done; }
+send up() { d=\$(dev_of \$1); ifconfig \$d \$2 netmask 255.255.255.0 mtu \$3 up && echo "up \$d \$2 mtu \$3"; }
 EOF
     nic_steps "$MAC0" 10.0.9.2 10.0.9.1 1500 1
     nic_steps "$MAC1" 10.0.8.2 10.0.8.1 "$MTU1" 2
@@ -124,5 +131,23 @@ python3 "$(dirname "$0")/console_session.py" --transcript "$TEST_TMP/console.txt
     sed 's/^/  sender| /' "$TEST_TMP/sender.out"
     fail "the console session failed"
 }
-tr -d '\r' <"$TEST_TMP/console.txt" | grep -E '^up eth|packets received|  -$' | sed 's/^/  console| /'
+transcript=$(tr -d '\r' <"$TEST_TMP/console.txt")
+echo "$transcript" | grep -E '^up eth|packets received|  -$|^features|^offload' | sed 's/^/  console| /'
+# Feature bits (virtio-net): 0 CSUM, 1 GUEST_CSUM, 11 HOST_TSO4.
+check_offloads() {
+    local mac=$1 bits
+    bits=$(echo "$transcript" | sed -n "s/^features $mac \([01]*\)$/\1/p" | tail -n 1)
+    [ -n "$bits" ] || fail "no feature bits for $mac"
+    offload() { echo "$transcript" | awk -v m="$mac" -v k="$1:" '$1 == "offload" && $2 == m && $3 == k {print $4}' | tail -n 1; }
+    [ "${bits:0:1}" = 1 ] || fail "$mac: the driver did not negotiate CSUM"
+    [ "${bits:11:1}" = 1 ] || fail "$mac: the driver did not negotiate HOST_TSO4"
+    [ "$(offload tx-checksumming)" = on ] || fail "$mac: tx-checksumming is not on in the guest"
+    [ "$(offload tcp-segmentation-offload)" = on ] || fail "$mac: TSO is not on in the guest"
+    if [ "${bits:1:1}" = 1 ]; then
+        [ "$(offload rx-checksumming)" = on ] || fail "$mac: GUEST_CSUM negotiated, rx-checksumming not on"
+    fi
+    echo "  $mac: CSUM, HOST_TSO4$([ "${bits:1:1}" = 1 ] && echo ", GUEST_CSUM") negotiated and on in the guest"
+}
+check_offloads "$MAC0"
+check_offloads "$MAC1"
 echo "PASS: $PAIR pair ($net0; $net1): ping, 20 MB by HTTP and 20 MB by TCP on each NIC, sha256 $sha"
