@@ -128,6 +128,10 @@ MadtSummary walk_madt(const Image& madt) {
     return summary;
 }
 
+bool has_bytes(const std::vector<uint8_t>& haystack, const std::vector<uint8_t>& part) {
+    return std::search(haystack.begin(), haystack.end(), part.begin(), part.end()) != haystack.end();
+}
+
 }  // namespace
 
 TEST_CASE("ACPI tables parse like a guest parses them", "[boot]") {
@@ -205,9 +209,7 @@ TEST_CASE("the DSDT names the i8042 keyboard when asked to", "[boot]") {
     config.ps2_keyboard = true;
     auto definitions = dsdt_definitions(config);
     REQUIRE(definitions.ok());
-    auto contains = [&](std::vector<uint8_t> part) {
-        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
-    };
+    auto contains = [&](const std::vector<uint8_t>& part) { return has_bytes(*definitions, part); };
     // Device (PS2K) { Name (_HID, EisaId ("PNP0303")) Name (_CRS, ResourceTemplate () {
     //   IO (Decode16, 0x60, 0x60, 1, 1) IO (Decode16, 0x64, 0x64, 1, 1) Interrupt (..., Edge, ActiveHigh) {1} }) }
     CHECK(contains({0x5b, 0x82}));
@@ -223,9 +225,7 @@ TEST_CASE("the DSDT names COM1 with its ports and IRQ 4 when asked to", "[boot]"
     config.com1 = true;
     auto definitions = dsdt_definitions(config);
     REQUIRE(definitions.ok());
-    auto contains = [&](std::vector<uint8_t> part) {
-        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
-    };
+    auto contains = [&](const std::vector<uint8_t>& part) { return has_bytes(*definitions, part); };
     // Device (COM1) { Name (_HID, EisaId ("PNP0501")) Name (_UID, One) Name (_CRS, ResourceTemplate () {
     //   IO (Decode16, 0x3F8, 0x3F8, 1, 8) Interrupt (..., Edge, ActiveHigh, Exclusive) {4} }) }
     CHECK(contains({'C', 'O', 'M', '1', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01}));
@@ -240,9 +240,7 @@ TEST_CASE("the DSDT names a PCI host bridge for bus 0 when there is a PCI bus", 
         .config_port = 0xcf8, .config_port_count = 8, .window = GuestAddress(0xc0000000), .window_size = 0x10000000};
     auto definitions = dsdt_definitions(config);
     REQUIRE(definitions.ok());
-    auto contains = [&](std::vector<uint8_t> part) {
-        return std::search(definitions->begin(), definitions->end(), part.begin(), part.end()) != definitions->end();
-    };
+    auto contains = [&](const std::vector<uint8_t>& part) { return has_bytes(*definitions, part); };
     // Device (PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, Zero) Name (_SEG, Zero) Name (_BBN, Zero)
     //   Name (_CRS, ResourceTemplate () { WordBusNumber (0..0), IO (Decode16, 0xCF8, 0xCF8, 1, 8),
     //   DWordMemory (0xC0000000..0xCFFFFFFF) }) }
@@ -283,7 +281,7 @@ TEST_CASE("ACPI power-off: FADT sleep registers and \\_S5 in the DSDT", "[boot]"
     auto definitions = dsdt_definitions(config);
     REQUIRE(definitions.ok());
     const std::vector<uint8_t> s5{0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0a, 0x05, 0x00};
-    CHECK(std::search(definitions->begin(), definitions->end(), s5.begin(), s5.end()) != definitions->end());
+    CHECK(has_bytes(*definitions, s5));
 }
 
 TEST_CASE("write_acpi_tables rejects what it cannot describe", "[boot]") {
