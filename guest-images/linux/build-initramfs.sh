@@ -6,13 +6,15 @@
 #       spins forever. For hosts whose KVM emulates guest kernel mode, where a
 #       guest's user-mode SYSCALL faults: the kernel still reaches
 #       "Run /init as init process" and stays up (SMP, networking via ip=).
-#   build-initramfs.sh busybox OUT.cpio.gz
+#   build-initramfs.sh busybox OUT.cpio.gz [PROGRAM...]
 #       Debian's busybox-static with busybox-init.sh as /init, plus Debian's
 #       virtio_mmio, virtio_pci and virtio_net modules (and their
 #       dependencies) from /lib/modules/<version>, for Debian's kernel. The
 #       version is SKIFF_MODULES_VERSION, or the newest installed *-amd64 one.
 #       Also Debian's ethtool, with the shared libraries it needs, so that a
-#       test can read the offloads the guest's driver turned on.
+#       test can read the offloads the guest's driver turned on. Each
+#       PROGRAM (a Debian program's name or path, e.g. iperf3 for
+#       bench/net_cpu.py) is packed the same way.
 #
 # The archive depends only on its inputs (root-owned entries, mtime 0,
 # gzip -n). Installs busybox-static with apt-get when it is missing.
@@ -22,10 +24,13 @@ export LC_ALL=C
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "build-initramfs: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { echo "usage: $0 spin|busybox OUT.cpio.gz" >&2; exit 2; }
+usage() { echo "usage: $0 spin|busybox OUT.cpio.gz [PROGRAM...]" >&2; exit 2; }
 
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 kind=$1 output=$2
+shift 2
+extra_programs=("$@")
+[ "$kind" = busybox ] || [ ${#extra_programs[@]} -eq 0 ] || usage
 case "$kind" in spin|busybox) ;; *) usage ;; esac
 # shellcheck source=newc.sh
 . "$here/newc.sh"
@@ -56,10 +61,14 @@ add_parents() {
 }
 
 # add_program PATH: a dynamically linked Debian program, with every shared
-# library ldd names and the dynamic loader, each at the path it has here.
+# library ldd names and the dynamic loader, each at the path it has here
+# (once, however many programs need it).
+declare -A archive_files=()
 add_program() {
     local file
     for file in "$1" $(ldd "$1" | grep -o '/[^ ]*'); do
+        [ -z "${archive_files[$file]:-}" ] || continue
+        archive_files[$file]=1
         add_parents "${file#/}"
         newc_file "${file#/}" 755 "$(readlink -f "$file")"
     done
@@ -154,6 +163,11 @@ build_busybox() {
     add_directory lib
     newc_file bin/busybox 755 "$busybox"
     add_program "$(command -v ethtool || echo /usr/sbin/ethtool)"
+    local program path
+    for program in "${extra_programs[@]}"; do
+        path=$(command -v "$program") || die "$program not found: install its Debian package"
+        add_program "$path"
+    done
     newc_symlink bin/sh busybox
     newc_file init 755 "$here/busybox-init.sh"
     if [ -n "$modules_directory" ]; then

@@ -10,6 +10,7 @@
 #   ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF   (static only)
 #   skiff.noshell   keep the guest up without reading the console
 #   skiff.poweroff  power off right after the marker line (boot benchmarks)
+#   skiff.iperf3    start an iperf3 server (bench/net_cpu.py packs iperf3)
 # The first line user space prints: boot benchmarks time it.
 echo "skiff-init: start"
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
@@ -36,11 +37,13 @@ cmdline=$(cat /proc/cmdline)
 ip_parameter=
 shell=yes
 exit_now=no
+iperf3_server=no
 for word in $cmdline; do
     case "$word" in
         ip=*) ip_parameter=${word#ip=} ;;
         skiff.noshell) shell=no ;;
         skiff.poweroff) exit_now=yes ;;
+        skiff.iperf3) iperf3_server=yes ;;
     esac
 done
 
@@ -73,6 +76,9 @@ for device in /sys/class/net/*; do
     [ "$name" = lo ] && continue
     say "$name $(cat "$device/address") $(ip -4 -o addr show dev "$name" | awk '{print $4}')"
 done
+if [ "$iperf3_server" = yes ]; then
+    iperf3 -s -D || say "iperf3 server failed to start"
+fi
 echo "SKIFF-BUSYBOX-READY $(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
 
 # busybox's poweroff, reboot and halt signal PID 1 (USR2, TERM, USR1); the
