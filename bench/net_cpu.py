@@ -131,13 +131,18 @@ class Vm:
     def __init__(self, index, name, kind, options, kernel, initramfs, workdir):
         self.name = name
         self.link = Link(index, options.get("mode") == "macvtap")
-        self.proc = None
+        self.vhost_workers = []  # found once the guest is up (find_vhost_workers)
         self.console = os.path.join(workdir, f"vm{index}.console")
         self.log = open(os.path.join(workdir, f"vm{index}.log"), "w")
         argv = vmm_argv(kind, options, self.link, kernel, initramfs, self.console)
-        # ip netns exec execs the VMM: the child's PID is the VMM's.
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.link.vm_ns, *argv],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            # ip netns exec execs the VMM: the child's PID is the VMM's.
+            self.proc = subprocess.Popen(["ip", "netns", "exec", self.link.vm_ns, *argv],
+                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        except OSError:
+            self.log.close()
+            self.link.remove()
+            raise
 
     def wait_ready(self, seconds):
         deadline = time.monotonic() + seconds
@@ -152,9 +157,6 @@ class Vm:
         raise RuntimeError(f"{self.name}: no READY line within {seconds} s; see {self.console}")
 
     def stop(self):
-        if self.proc is None:
-            self.link.remove()
-            return
         self.proc.terminate()
         try:
             self.proc.wait(30)
@@ -177,23 +179,34 @@ def thread_ns(pid):
     return threads
 
 
-def vmm_cpu_ns(pid):
-    """(VMM CPU ns outside its vCPU threads, including vhost workers; vCPU ns)."""
+def find_vhost_workers(pid):
+    """The kernel's vhost worker threads of VMM pid: kernel threads named
+    vhost-PID (Linux < 6.4). On newer kernels they are threads of the VMM
+    itself, counted with its own threads, so they are left out here."""
     own = thread_ns(pid)
-    vmm = sum(ns for comm, ns in own.values() if not VCPU_THREAD.match(comm))
-    vcpu = sum(ns for comm, ns in own.values() if VCPU_THREAD.match(comm))
-    # vhost workers: kernel threads named vhost-PID (Linux < 6.4); on newer
-    # kernels they are threads of the VMM itself and already counted above.
+    workers = []
     for comm_path in glob.glob("/proc/[0-9]*/comm"):
         try:
             with open(comm_path) as comm:
-                if comm.read().strip() != f"vhost-{pid}":
-                    continue
+                name = comm.read().strip()
         except (FileNotFoundError, ProcessLookupError):
             continue
         worker = comm_path.split("/")[2]
-        if worker not in own:
-            vmm += sum(ns for _, ns in thread_ns(worker).values())
+        if name == f"vhost-{pid}" and worker not in own:
+            workers.append(worker)
+    return workers
+
+
+def vmm_cpu_ns(vm):
+    """(VMM CPU ns outside its vCPU threads, including vhost workers; vCPU ns)."""
+    vmm = vcpu = 0
+    for comm, ns in thread_ns(vm.proc.pid).values():
+        if VCPU_THREAD.match(comm):
+            vcpu += ns
+        else:
+            vmm += ns
+    for worker in vm.vhost_workers:
+        vmm += sum(ns for _, ns in thread_ns(worker).values())
     return vmm, vcpu
 
 
@@ -211,16 +224,17 @@ def delivered(report, udp):
     end = report["end"]
     if not udp:
         return end["sum_received"]["bytes"], None, end["sum_received"]["seconds"]
-    total = end.get("sum_received") or end["sum"]
-    lost = end["sum"].get("lost_packets", 0)
-    packets = total.get("packets", end["sum"]["packets"]) - (lost if "sum_received" not in end else 0)
+    if "packets" in end.get("sum_received", {}):  # iperf3 versions that report the receiver's count
+        packets = end["sum_received"]["packets"]
+    else:  # the sender's count less what the receiver reported lost
+        packets = end["sum"]["packets"] - end["sum"].get("lost_packets", 0)
     return packets * 64, packets, end["sum"]["seconds"]
 
 
 def measure(vm, arguments, udp, seconds):
-    before, vcpu_before = vmm_cpu_ns(vm.proc.pid)
+    before, vcpu_before = vmm_cpu_ns(vm)
     report = iperf3(vm, arguments, seconds)
-    after, vcpu_after = vmm_cpu_ns(vm.proc.pid)
+    after, vcpu_after = vmm_cpu_ns(vm)
     if "error" in report:
         return {"error": report["error"]}
     moved, packets, elapsed = delivered(report, udp)
@@ -254,13 +268,17 @@ def cell(values, fmt):
     return f"{'-':>17}" if middle is None else f"{format(middle, fmt):>10} ±{width:3.0f}% "
 
 
+def good_runs(results, name, test):
+    return [r for r in results.get((name, test), []) if "error" not in r]
+
+
 def print_tables(vms, results, pings):
     for test, _, udp in TESTS:
         rate, cost = ("kpps", "us_per_packet") if udp else ("mbit", "cpu_per_gb")
         unit = "VMM CPU us/packet" if udp else "VMM CPU s/GB"
         print(f"\n{test:28} {'kpps' if udp else 'Mbit/s':>17} {unit:>17} {'vCPU busy %':>17}")
         for vm in vms:
-            runs = [r for r in results[(vm.name, test)] if "error" not in r]
+            runs = good_runs(results, vm.name, test)
             failed = len(results[(vm.name, test)]) - len(runs)
             print(f"  {vm.name:26} {cell([r[rate] for r in runs], '.1f')}"
                   f"{cell([r[cost] for r in runs], '.3f')}"
@@ -275,8 +293,8 @@ def ratio_line(results, numerator, denominator, target):
     line = f"  {numerator + ' / ' + denominator:44}"
     for test, _, udp in TESTS:
         key = "us_per_packet" if udp else "cpu_per_gb"
-        top = spread([r.get(key) for r in results.get((numerator, test), []) if "error" not in r])[0]
-        bottom = spread([r.get(key) for r in results.get((denominator, test), []) if "error" not in r])[0]
+        top = spread([r[key] for r in good_runs(results, numerator, test)])[0]
+        bottom = spread([r[key] for r in good_runs(results, denominator, test)])[0]
         line += f" {top / bottom:6.2f}" if top and bottom else f" {'-':>6}"
     return line + f"   (target {target})"
 
@@ -297,6 +315,7 @@ def boot_all(vms, chosen, kernel, initramfs, workdir):
         vms.append(vm)
         start = time.monotonic()
         vm.wait_ready(900)
+        vm.vhost_workers = find_vhost_workers(vm.proc.pid)
         print(f"  ready after {time.monotonic() - start:.0f} s; ping {ping_ms(vm)} ms", flush=True)
 
 
