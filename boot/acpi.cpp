@@ -35,6 +35,7 @@ constexpr uint8_t kNmiLint = 1;
 constexpr uint16_t kBootArchitecture = acpi::kBootArchVgaNotPresent | acpi::kBootArchCmosRtcNotPresent;
 constexpr char kVirtioMmioHid[] = "LNRO0005";
 constexpr char kPs2KeyboardHid[] = "PNP0303";  // IBM enhanced keyboard (101/102 keys)
+constexpr char kPs2MouseHid[] = "PNP0F13";     // PS/2 port for a mouse
 constexpr char kCom1Hid[] = "PNP0501";         // 16550A-compatible serial port
 constexpr uint8_t kCom1PortCount = 8;
 constexpr char kPciHostBridgeHid[] = "PNP0A03";  // PCI bus (conventional: conf1, no ECAM)
@@ -236,6 +237,12 @@ Result<std::vector<uint8_t>> dsdt_definitions(const AcpiConfig& config) {
         AmlBuilder body;
         body.hid(kPs2KeyboardHid).crs(resources);
         system_bus.device("PS2K", body);
+        ResourceTemplate mouse_resources;
+        mouse_resources.interrupt(InterruptTrigger::Edge, InterruptPolarity::ActiveHigh,
+                                  InterruptSharing::Exclusive, layout::kI8042AuxIrq);
+        AmlBuilder mouse;
+        mouse.hid(kPs2MouseHid).crs(mouse_resources);
+        system_bus.device("PS2M", mouse);
     }
     if (config.com1) {
         ResourceTemplate resources;

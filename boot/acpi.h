@@ -44,8 +44,9 @@ struct AcpiConfig {
     uint32_t cpu_count = 1;  // 1..254: APIC IDs 0..n-1, the IOAPIC takes n
     std::vector<AcpiMmioDevice> virtio_mmio_devices;
     // The i8042 with a keyboard (HID PNP0303: ports 0x60 and 0x64, IRQ 1),
-    // so that an ACPI kernel binds its i8042/atkbd drivers (Ctrl-Alt-Del).
-    // No mouse: Linux then leaves the second port alone.
+    // so that an ACPI kernel binds its i8042/atkbd drivers (Ctrl-Alt-Del),
+    // and its second port (HID PNP0F13, IRQ 12): without it in the DSDT,
+    // Linux takes the controller to have none.
     bool ps2_keyboard = false;
     // COM1 (HID PNP0501: ports 0x3f8-0x3ff, IRQ 4). An ACPI kernel maps
     // ISA IRQs only for devices it finds in the DSDT (a hardware-reduced

@@ -41,7 +41,7 @@ inline constexpr uint64_t kBootDoorbellSize = 0x1000;
 inline constexpr uint8_t kBootDoorbellMagic = 123;  // the value a guest writes at offset 0
 inline constexpr GuestAddress kVirtioMmioStart{0xd0001000};
 inline constexpr uint64_t kVirtioMmioSlotSize = 0x1000;
-inline constexpr uint32_t kVirtioMmioSlots = 16;  // IRQs kFirstDeviceIrq.. +15
+inline constexpr uint32_t kVirtioMmioSlots = 16;  // IRQs: virtio_mmio_irq()
 inline constexpr GuestAddress kIoapic{0xfec00000};
 inline constexpr GuestAddress kLocalApic{0xfee00000};
 // KVM needs three pages for the TSS and one for the identity map, in the hole.
@@ -55,12 +55,20 @@ inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;
 inline constexpr uint8_t kI8042ResetCommand = 0xfe;
 inline constexpr uint32_t kI8042KeyboardIrq = 1;
+inline constexpr uint32_t kI8042AuxIrq = 12;  // the second (mouse) port
 // ACPI sleep control and status registers (the FADT names them).
 inline constexpr uint16_t kAcpiSleepControlPort = 0x600;
 inline constexpr uint16_t kAcpiSleepStatusPort = 0x601;
 
-// IRQs 5..23 are free for devices (virtio-mmio uses them from 5 on).
+// IRQs 5..23 but the i8042's 12 are free for devices.
 inline constexpr uint32_t kFirstDeviceIrq = 5;
 inline constexpr uint32_t kIoapicPins = 24;
+
+// The IRQ of virtio-mmio slot `slot`: 5..11, then 13..21.
+constexpr uint32_t virtio_mmio_irq(uint32_t slot) {
+    const uint32_t irq = kFirstDeviceIrq + slot;
+    return irq >= kI8042AuxIrq ? irq + 1 : irq;
+}
+static_assert(virtio_mmio_irq(kVirtioMmioSlots - 1) < kIoapicPins);
 
 }  // namespace skiff::layout

@@ -169,7 +169,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
             boot::AcpiMmioDevice device;
             device.base = layout::kVirtioMmioStart + slot * layout::kVirtioMmioSlotSize;
             device.size = static_cast<uint32_t>(layout::kVirtioMmioSlotSize);
-            device.irq = layout::kFirstDeviceIrq + slot;
+            device.irq = layout::virtio_mmio_irq(slot);
             mmio_devices.push_back(device);
             // Linux without ACPI finds virtio-mmio devices only here; with
             // ACPI, in the DSDT.
@@ -259,9 +259,10 @@ Result<void> Machine::create_devices(Clock::time_point start, std::string_view s
     TRY(pio_.insert(serial_, layout::kCom1Port, 8));
 
     auto keyboard_line = std::make_shared<KvmInterruptLine>(vm_, layout::kI8042KeyboardIrq);
+    auto aux_line = std::make_shared<KvmInterruptLine>(vm_, layout::kI8042AuxIrq);
     i8042_ = std::make_shared<I8042>(
         [this] { lifecycle_.request_stop(ExitStatus::GuestShutdown, "guest reset through the i8042"); },
-        keyboard_line);
+        keyboard_line, aux_line);
     TRY(pio_.insert(i8042_, layout::kI8042DataPort, I8042::kPortSpan));
 
     static_assert(layout::kAcpiSleepStatusPort == layout::kAcpiSleepControlPort + AcpiSleep::kStatusOffset);

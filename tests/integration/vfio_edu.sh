@@ -8,19 +8,10 @@
 # cleared. Skipped where no edu device with an IOMMU group exists.
 # usage: vfio_edu.sh SKIFF TESTGUEST
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vfio_lib.sh"
 SKIFF=$1 GUEST=$2
 require_kvm
-
-device=
-for path in /sys/bus/pci/devices/*; do
-    if [ "$(cat "$path/vendor")" = 0x1234 ] && [ "$(cat "$path/device")" = 0x11e8 ]; then
-        device=$(basename "$path")
-        break
-    fi
-done
-[ -n "$device" ] || skip "no QEMU edu device (1234:11e8): run inside tests/l1vm/run.sh --vfio-edu"
-[ -e "/sys/bus/pci/devices/$device/iommu_group" ] || skip "edu device $device has no IOMMU group"
-[ -e /sys/bus/pci/drivers/vfio-pci ] || modprobe vfio-pci 2>/dev/null || skip "no vfio-pci driver"
+device=$(edu_device)
 driver_before=$(basename "$(readlink "/sys/bus/pci/devices/$device/driver" 2>/dev/null)" 2>/dev/null || true)
 
 run_skiff edu --log-level debug run --kernel "$GUEST" --memory 64 --timeout 120 \

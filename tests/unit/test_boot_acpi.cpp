@@ -216,8 +216,20 @@ TEST_CASE("the DSDT names the i8042 keyboard when asked to", "[boot]") {
     CHECK(contains({'P', 'S', '2', 'K', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03}));
     CHECK(contains({0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, 0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
                     0x89, 0x06, 0x00, 0x03, 0x01, 0x01, 0x00, 0x00, 0x00, 0x79, 0x00}));
+    // Device (PS2M) { Name (_HID, EisaId ("PNP0F13")) Name (_CRS, ResourceTemplate () {
+    //   Interrupt (..., Edge, ActiveHigh, Exclusive) {12} }) }: the second port
+    CHECK(contains({'P', 'S', '2', 'M', 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0f, 0x13}));
+    CHECK(contains({0x89, 0x06, 0x00, 0x03, 0x01, 0x0c, 0x00, 0x00, 0x00, 0x79, 0x00}));
     // Off by default: no device at all.
     CHECK(*dsdt_definitions(AcpiConfig{}) == std::vector<uint8_t>{0x10, 0x06, 0x5c, '_', 'S', 'B', '_'});
+}
+
+TEST_CASE("virtio-mmio slots take IRQs 5 to 21, never the i8042's 1 and 12 or COM1's 4", "[boot]") {
+    std::vector<uint32_t> irqs;
+    for (uint32_t slot = 0; slot < skiff::layout::kVirtioMmioSlots; ++slot) {
+        irqs.push_back(skiff::layout::virtio_mmio_irq(slot));
+    }
+    CHECK(irqs == std::vector<uint32_t>{5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21});
 }
 
 TEST_CASE("the DSDT names COM1 with its ports and IRQ 4 when asked to", "[boot]") {

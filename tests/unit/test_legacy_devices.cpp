@@ -205,7 +205,7 @@ TEST_CASE("i8042 controller answers replace unread keyboard bytes and raise no I
     int edges = line->edges;
     write_register(controller, 4, 0x20);  // read command byte
     CHECK((read_register(controller, 4) & 0x08) == 0x08);  // last write was a command
-    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x45});
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x65});
     CHECK(line->edges == edges);
     write_register(controller, 4, 0xd1);  // write output port ...
     write_register(controller, 0, 0x03);
@@ -214,6 +214,65 @@ TEST_CASE("i8042 controller answers replace unread keyboard bytes and raise no I
     CHECK(read_all_output(controller) == std::vector<uint8_t>{0x03});
     write_register(controller, 4, 0xab);  // keyboard interface test: no error
     CHECK(read_all_output(controller) == std::vector<uint8_t>{0x00});
+}
+
+// The steps of Linux's i8042_check_aux(), which decide whether the guest
+// gets a second port (and an "i8042" line on IRQ 12).
+TEST_CASE("i8042 second port: loopback on IRQ 12 with the AUX status bit, as Linux checks it", "[i8042]") {
+    auto keyboard = std::make_shared<FakeLine>();
+    auto aux = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, keyboard, aux);
+    // Loopback with the port's interrupt disabled: the byte, flagged AUX, no IRQ.
+    write_register(controller, 4, 0xd3);
+    write_register(controller, 0, 0x5a);
+    CHECK((read_register(controller, 4) & 0x21) == 0x21);  // output full, from the second port
+    CHECK(read_register(controller, 0) == 0x5a);
+    CHECK(aux->edges == 0);
+    // Bit assignment: disabling and enabling the port shows in the command byte.
+    write_register(controller, 4, 0xa8);
+    write_register(controller, 4, 0x20);
+    CHECK((read_register(controller, 0) & 0x20) == 0);
+    write_register(controller, 4, 0xa7);
+    write_register(controller, 4, 0x20);
+    CHECK((read_register(controller, 0) & 0x20) == 0x20);
+    // Enable the port and its interrupt, then loop 0xa5 back: one IRQ 12 edge.
+    write_register(controller, 4, 0x60);
+    write_register(controller, 0, 0x47);  // keyboard and AUX interrupts, system flag, translate
+    write_register(controller, 4, 0xd3);
+    write_register(controller, 0, 0xa5);
+    CHECK(aux->edges == 1);
+    CHECK_FALSE(aux->level);
+    CHECK(keyboard->edges == 0);
+    CHECK((read_register(controller, 4) & 0x20) == 0x20);
+    CHECK(read_register(controller, 0) == 0xa5);
+    CHECK((read_register(controller, 4) & 0x21) == 0);
+    // The interface test passes; a byte sent to the absent mouse times out.
+    write_register(controller, 4, 0xa9);
+    CHECK(read_all_output(controller) == std::vector<uint8_t>{0x00});
+    write_register(controller, 4, 0xd4);
+    write_register(controller, 0, 0xf2);  // "identify", to no one
+    CHECK((read_register(controller, 4) & 0x61) == 0x61);  // full, AUX, timeout
+    CHECK(read_register(controller, 0) == 0xfe);
+    CHECK(aux->edges == 2);
+}
+
+TEST_CASE("i8042 bytes from both ports: each raises its own line as it reaches the front", "[i8042]") {
+    auto keyboard = std::make_shared<FakeLine>();
+    auto aux = std::make_shared<FakeLine>();
+    skiff::I8042 controller(nullptr, keyboard, aux);
+    write_register(controller, 4, 0x60);
+    write_register(controller, 0, 0x47);
+    write_register(controller, 4, 0xd2);  // a byte "from the keyboard" ...
+    write_register(controller, 0, 0x1c);
+    write_register(controller, 4, 0xd3);  // ... then one from the second port
+    write_register(controller, 0, 0x08);
+    CHECK(keyboard->edges == 1);
+    CHECK(aux->edges == 0);  // behind the keyboard's byte
+    CHECK((read_register(controller, 4) & 0x20) == 0);
+    CHECK(read_register(controller, 0) == 0x1c);
+    CHECK(aux->edges == 1);
+    CHECK((read_register(controller, 4) & 0x20) == 0x20);
+    CHECK(read_register(controller, 0) == 0x08);
 }
 
 TEST_CASE("ACPI sleep control: SLP_EN with the soft-off type powers off, nothing else does", "[acpi-sleep]") {
