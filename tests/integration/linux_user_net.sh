@@ -66,8 +66,9 @@ esac
 mkdir -p "$TEST_TMP/www"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$TEST_TMP/www/blob"
 sha=$(sha256sum <"$TEST_TMP/www/blob" | cut -d' ' -f1)
-in_ns "$host_ns" "$BUSYBOX" httpd -f -p 8080 -h "$TEST_TMP/www" &
-cleanup_hooks+=("kill $! 2>/dev/null")
+# Its output to a file: a server holding the test's stdout would keep ctest
+# waiting after the test ended (delete_test_namespaces kills it too).
+in_ns "$host_ns" "$BUSYBOX" httpd -f -p 8080 -h "$TEST_TMP/www" >"$TEST_TMP/httpd.log" 2>&1 &
 send_blob() {
     in_ns "$host_ns" python3 - "$1" "$TEST_TMP/www/blob" <<'PY'
 import socket, sys, time

@@ -7,10 +7,17 @@ NETNS_PREFIX="skiff-t$$"
 # Removes every namespace this test made. Registered once here, not in
 # make_netns: tests call make_netns in a command substitution ($(...)), a
 # subshell whose additions to cleanup_hooks never reach the exit trap.
+# Processes still running in them go first: a server started in the
+# background holds the test's output open, and ctest waits for that.
 delete_test_namespaces() {
     local name
     for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-        case $name in "$NETNS_PREFIX"-*) ip netns del "$name" 2>/dev/null || true ;; esac
+        case $name in
+            "$NETNS_PREFIX"-*)
+                ip netns pids "$name" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+                ip netns del "$name" 2>/dev/null || true
+                ;;
+        esac
     done
 }
 cleanup_hooks+=(delete_test_namespaces)
