@@ -4,6 +4,7 @@
 #include "boot/layout.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace skiff::boot {
 
@@ -11,9 +12,15 @@ namespace {
 constexpr uint64_t kPageSize = 4096;
 }
 
-Result<InitrdPlacement> place_initrd(const GuestMemory& memory, std::span<const std::byte> initrd, uint64_t lowest,
+InitrdSource::InitrdSource(std::span<const std::byte> bytes)
+    : size(bytes.size()), copy_to([bytes](std::span<std::byte> place) -> Result<void> {
+          std::memcpy(place.data(), bytes.data(), std::min(place.size(), bytes.size()));
+          return {};
+      }) {}
+
+Result<InitrdPlacement> place_initrd(const GuestMemory& memory, const InitrdSource& initrd, uint64_t lowest,
                                      uint64_t limit) {
-    if (initrd.empty()) {
+    if (initrd.size == 0) {
         return Error{"initrd is empty"};
     }
     if (memory.regions().empty()) {
@@ -21,7 +28,7 @@ Result<InitrdPlacement> place_initrd(const GuestMemory& memory, std::span<const 
     }
     const GuestRegion& first = memory.regions().front();
     const uint64_t top = std::min({limit, first.end(), layout::kMmioHoleStart.value()});
-    const uint64_t size = initrd.size();
+    const uint64_t size = initrd.size;
     const uint64_t aligned_lowest = (lowest + kPageSize - 1) & ~(kPageSize - 1);
     if (size > top || ((top - size) & ~(kPageSize - 1)) < aligned_lowest) {
         return Error::format(
@@ -30,7 +37,8 @@ Result<InitrdPlacement> place_initrd(const GuestMemory& memory, std::span<const 
             size, lowest, top);
     }
     const GuestAddress address((top - size) & ~(kPageSize - 1));
-    TRY(memory.write(address, initrd).context_error("writing the initrd"));
+    auto place = TRY(memory.slice(address, size).context_error("writing the initrd"));
+    TRY(initrd.copy_to(place));
     return InitrdPlacement{address, size};
 }
 

@@ -10,19 +10,35 @@ namespace skiff::boot {
 
 namespace {
 constexpr unsigned char kElfMagic[4] = {0x7f, 'E', 'L', 'F'};
+bool has_elf_magic(std::span<const std::byte> head) {
+    return head.size() >= sizeof(kElfMagic) && std::memcmp(head.data(), kElfMagic, sizeof(kElfMagic)) == 0;
+}
+
+bool has_bzimage_magic(std::span<const std::byte> head) {
+    auto magic = read_at<uint32_t>(head, linux_boot::kSetupHeaderOffset + offsetof(linux_boot::SetupHeader, header));
+    return magic && *magic == linux_boot::kHeaderMagic;
+}
+
 }  // namespace
 
+static_assert(linux_boot::kSetupHeaderOffset + offsetof(linux_boot::SetupHeader, header) + 4 == kKernelMagicSpan);
+
+bool looks_like_kernel(std::span<const std::byte> head) { return has_elf_magic(head) || has_bzimage_magic(head); }
+
+std::string not_a_kernel_message(uint64_t size) {
+    return fmt::format("not a kernel skiff can boot ({} bytes): neither ELF magic nor a bzImage \"HdrS\" header "
+                       "at 0x202",
+                       size);
+}
+
 Result<KernelInfo> inspect_kernel(std::span<const std::byte> image) {
-    if (image.size() >= sizeof(kElfMagic) && std::memcmp(image.data(), kElfMagic, sizeof(kElfMagic)) == 0) {
+    if (has_elf_magic(image)) {
         return inspect_elf(image);
     }
-    auto magic = read_at<uint32_t>(image, linux_boot::kSetupHeaderOffset + offsetof(linux_boot::SetupHeader, header));
-    if (magic && *magic == linux_boot::kHeaderMagic) {
+    if (has_bzimage_magic(image)) {
         return inspect_bzimage(image);
     }
-    return Error::format(
-        "not a kernel skiff can boot ({} bytes): neither ELF magic nor a bzImage \"HdrS\" header at 0x202",
-        image.size());
+    return Error{not_a_kernel_message(image.size())};
 }
 
 std::string describe(const KernelInfo& kernel) {

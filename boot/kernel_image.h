@@ -54,6 +54,18 @@ struct KernelInfo {
     std::optional<ElfLayout> elf;          // set for KernelFormat::Elf64
 };
 
+// How many leading bytes looks_like_kernel() needs: up to the end of the
+// bzImage "HdrS" magic at 0x202.
+inline constexpr size_t kKernelMagicSpan = 0x206;
+
+// Whether the image starts like one skiff can boot (ELF magic, or a
+// bzImage "HdrS" at 0x202), from its first kKernelMagicSpan bytes (fewer
+// for a smaller file): a large wrong file is refused before it is read.
+[[nodiscard]] bool looks_like_kernel(std::span<const std::byte> head);
+
+// The message for an image that does not (inspect_kernel's too).
+[[nodiscard]] std::string not_a_kernel_message(uint64_t size);
+
 // Detects the format and checks the image. Errors are one line naming what
 // is wrong ("bzImage setup header: protected-mode kernel (... bytes at ...)
 // extends past the end of the 4096-byte file").

@@ -9,6 +9,7 @@
 //    EBX = hvm_start_info. ELF kernels with a XEN_ELFNOTE_PHYS32_ENTRY note.
 #pragma once
 
+#include "boot/initrd.h"
 #include "boot/kernel_image.h"
 
 #include <optional>
@@ -27,7 +28,7 @@ enum class EntryMode {
 
 struct BootOptions {
     std::string cmdline;
-    std::optional<std::span<const std::byte>> initrd;
+    std::optional<InitrdSource> initrd;
     uint32_t cpu_count = 1;
     // Auto: PVH if the ELF has a PVH note, else the 64-bit entry.
     BootProtocol protocol = BootProtocol::Auto;

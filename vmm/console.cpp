@@ -1,6 +1,9 @@
 #include "vmm/console.h"
 
+#include "vmm/output_file.h"
+
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,17 +19,24 @@ Result<ConsoleOutput> ConsoleOutput::open(const SerialConfig& config) {
         case SerialOutput::None:
             return ConsoleOutput(-1, UniqueFd());
         case SerialOutput::File: {
-            int fd = ::open(config.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd < 0) {
-                return errno_error(fmt::format("opening serial output file {}", config.path));
-            }
-            return ConsoleOutput(fd, UniqueFd(fd));
+            UniqueFd file = TRY(open_output_file(config.path, "serial output file"));
+            int fd = file.get();
+            return ConsoleOutput(fd, std::move(file));
         }
         case SerialOutput::Capture:
             return ConsoleOutput(-1, UniqueFd(),
                                  std::make_shared<ConsoleCapture>(static_cast<size_t>(config.capture_limit)));
     }
     return Error{"unknown serial output"};
+}
+
+void ConsoleOutput::begin() {
+    struct stat status {};
+    if (owned_.valid() && ::fstat(owned_.get(), &status) == 0 && S_ISREG(status.st_mode)) {
+        if (::ftruncate(owned_.get(), 0) != 0) {
+            spdlog::warn("serial output: cannot empty the console file ({})", errno);
+        }
+    }
 }
 
 void ConsoleOutput::write(std::span<const uint8_t> bytes) {

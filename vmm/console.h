@@ -22,7 +22,13 @@ namespace skiff {
 
 class ConsoleOutput final {
 public:
+    // A file is opened without truncating it (a start-up that fails later
+    // leaves it as it was) and without blocking: a FIFO with no reader is
+    // an error, not a hang.
     static Result<ConsoleOutput> open(const SerialConfig& config);
+
+    // The VM starts: empties a regular console file.
+    void begin();
 
     // Writes all bytes (retrying short writes); errors are dropped after one
     // warning, the guest must not stall on a full disk.

@@ -1,8 +1,15 @@
 #include "vmm/logging.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include "vmm/output_file.h"
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
 
 #include <algorithm>
 #include <array>
@@ -13,6 +20,37 @@ namespace skiff {
 namespace {
 
 constexpr const char* kPattern = "[%T.%e] [skiff] [%^%l%$] %v";
+
+// Log lines into a file or FIFO opened by open_output_file (spdlog's file
+// sink would block in open() on a FIFO with no reader, and create missing
+// directories). A failed write drops the line: logging never stops skiff.
+class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit FdSink(UniqueFd fd) : fd_(std::move(fd)) {}
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& message) override {
+        spdlog::memory_buf_t line;
+        formatter_->format(message, line);
+        const char* data = line.data();
+        size_t left = line.size();
+        while (left > 0) {
+            ssize_t written = ::write(fd_.get(), data, left);
+            if (written < 0 && errno == EINTR) {
+                continue;
+            }
+            if (written <= 0) {
+                return;
+            }
+            data += written;
+            left -= static_cast<size_t>(written);
+        }
+    }
+    void flush_() override {}
+
+private:
+    UniqueFd fd_;
+};
 
 }  // namespace
 
@@ -49,12 +87,8 @@ Result<void> configure_logger(const LoggerConfig& config) {
     }
     std::shared_ptr<spdlog::logger> logger = spdlog::default_logger();
     if (config.log_path) {
-        std::shared_ptr<spdlog::sinks::sink> sink;
-        try {
-            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(*config.log_path, false);
-        } catch (const spdlog::spdlog_ex& error) {
-            return Error::format("log_path {}: {}", *config.log_path, error.what());
-        }
+        auto file = TRY(open_output_file(*config.log_path, "log_path", OutputMode::Append));
+        auto sink = std::make_shared<FdSink>(std::move(file));
         logger = std::make_shared<spdlog::logger>("skiff", sink);
         spdlog::set_default_logger(logger);
     }

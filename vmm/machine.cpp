@@ -12,7 +12,7 @@
 #include "vmm/cpuid.h"
 #include "vmm/emulation_failure.h"
 #include "vmm/event_loop.h"
-#include "vmm/file_reader.h"
+#include "vmm/boot_files.h"
 #include "vmm/host_quirks.h"
 #include "vmm/kvm_interrupt_line.h"
 #include "vmm/kvm_io_event_registrar.h"
@@ -24,6 +24,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/irq_routing.h"
 #include "vmm/seccomp.h"
+#include "vmm/stop_signals.h"
 #include "vmm/timer_fd.h"
 #include "vmm/vcpu_setup.h"
 
@@ -127,16 +128,16 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     std::span<const std::byte> image = default_kernel;
     std::string kernel_name = "(embedded test guest)";
     if (!config.kernel_path.empty()) {
-        image_file = TRY(read_file(config.kernel_path, memory_bytes, "kernel image"));
+        image_file = TRY(read_kernel_file(config.kernel_path, memory_bytes));
         image = image_file;
         kernel_name = config.kernel_path;
     } else if (image.empty()) {
         return Error{"no kernel given: pass --kernel FILE"};
     }
     auto kernel = TRY(boot::inspect_kernel(image).context_error(fmt::format("kernel {}", kernel_name)));
-    std::optional<std::vector<std::byte>> initrd;
+    std::optional<boot::InitrdSource> initrd;
     if (config.initrd_path) {
-        initrd = TRY(read_file(*config.initrd_path, memory_bytes, "initrd"));
+        initrd = TRY(open_initrd(*config.initrd_path, memory_bytes));
     }
 
     // What this host needs: detected, or forced with --host-quirks.
@@ -208,9 +209,7 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     GuestAddress rsdp = TRY(boot::write_acpi_tables(memory, acpi));
     boot::BootOptions options{};
     options.cmdline = cmdline;
-    if (initrd) {
-        options.initrd = std::span<const std::byte>(*initrd);
-    }
+    options.initrd = std::move(initrd);
     options.cpu_count = config.cpu_count;
     options.protocol = to_boot_protocol(config.boot_protocol);
     options.rsdp = rsdp;
@@ -425,6 +424,7 @@ ExitReport Machine::run() {
         VcpuRunner* runner = vcpu.get();
         lifecycle_.on_stop([runner] { runner->kick(); });
     }
+    console_.begin();  // a console file is emptied only now that start-up succeeded
     for (auto& vcpu : vcpus_) {
         vcpu->start(config_.seccomp);
     }
@@ -578,14 +578,9 @@ void Machine::watch_console_input() {
 }
 
 void Machine::event_loop() {
-    // SIGINT/SIGTERM arrive through a signalfd; they are blocked in this and
-    // (by inheritance) every vCPU thread, which were started after main()
-    // blocked them.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    // The stop signals arrive through a signalfd; they are blocked in this
+    // and (by inheritance) every vCPU thread (vmm/stop_signals.h).
+    UniqueFd signal_fd(::signalfd(-1, &stop_signals::set(), SFD_CLOEXEC | SFD_NONBLOCK));
     std::optional<TimerFd> timer;
     auto watched = loop_->add(lifecycle_.event_fd(), EPOLLIN, [](uint32_t) {});
     if (watched.ok() && signal_fd.valid()) {
@@ -593,6 +588,7 @@ void Machine::event_loop() {
         watched = loop_->add(fd, EPOLLIN, [this, fd](uint32_t) {
             signalfd_siginfo info{};
             if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
+                stop_signals::note(static_cast<int>(info.ssi_signo));
                 lifecycle_.request_stop(ExitStatus::GuestShutdown, fmt::format("stopped by signal {}", info.ssi_signo));
             }
         });

@@ -8,9 +8,9 @@
 #include "vmm/cli.h"
 #include "vmm/file_reader.h"
 #include "vmm/logging.h"
+#include "vmm/seccomp.h"
+#include "vmm/stop_signals.h"
 #include "vmm/vm_instance.h"
-
-#include <signal.h>
 
 #include <spdlog/spdlog.h>
 
@@ -18,16 +18,24 @@ namespace {
 
 using namespace skiff;
 
-// Blocks SIGINT/SIGTERM before any thread starts, so that every thread
-// inherits the mask: the event loop reads them from a signalfd, and the
-// API mode's main thread with sigtimedwait().
-sigset_t block_stop_signals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    return signals;
+// A start-up that a stop signal cut short ends as the signal would have
+// ended the VM: status 0.
+int startup_failed(const Status& started) {
+    if (int signal_number = stop_signals::received()) {
+        spdlog::info("stopped by signal {} during start-up", signal_number);
+        return static_cast<int>(ExitStatus::GuestShutdown);
+    }
+    spdlog::error("{}", started.message());
+    return static_cast<int>(ExitStatus::StartupError);
+}
+
+// From the time the VM runs, the main thread is filtered like every other
+// (vmm/seccomp.h); a filter that cannot be installed stops the VM.
+void filter_main_thread(VmInstance& instance) {
+    if (auto installed = seccomp::install_if_armed(seccomp::ThreadKind::Main); !installed.ok()) {
+        spdlog::error("{}", installed.error().message);
+        instance.stop(installed.error().message);
+    }
 }
 
 int run_from_flags(const CommandLine& command, Machine::Clock::time_point process_start) {
@@ -37,19 +45,19 @@ int run_from_flags(const CommandLine& command, Machine::Clock::time_point proces
     options.require_boot_source = false;
     VmInstance instance(std::move(options));
     if (auto started = instance.start_with(command.vm); !started) {
-        spdlog::error("{}", started.message());
-        return static_cast<int>(ExitStatus::StartupError);
+        return startup_failed(started);
     }
+    filter_main_thread(instance);
     return instance.wait().status;
 }
 
 Result<VmResources> read_config_file(const std::string& path) {
-    auto bytes = TRY(read_file(path, 1024 * 1024, "config file"));
+    auto bytes = TRY(read_file(path, 1024 * 1024, "config file", "allowed for a config file"));
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return api::parse_config_file(text).context_error(fmt::format("config file {}", path));
 }
 
-int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Clock::time_point process_start) {
+int serve(const ApiModeOptions& flags, Machine::Clock::time_point process_start) {
     if (flags.log_path || flags.level) {
         LoggerConfig logger;
         logger.log_path = flags.log_path;
@@ -89,8 +97,7 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
             applied = instance.start();
         }
         if (!applied) {
-            spdlog::error("{}", applied.message());
-            return static_cast<int>(ExitStatus::StartupError);
+            return startup_failed(applied);
         }
     }
 
@@ -98,17 +105,23 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
     // skiff: before InstanceStart directly; after it by stopping the VM
     // (whose event loop may take the signal first, to the same effect).
     for (;;) {
+        if (instance.state() != VmState::NotStarted) {
+            filter_main_thread(instance);  // once: install_if_armed
+        }
         if (auto ended = instance.wait_for(std::chrono::milliseconds(50))) {
             return ended->status;
         }
-        siginfo_t info{};
-        const timespec no_wait{0, 0};
-        if (::sigtimedwait(&stop_signals, &info, &no_wait) > 0) {
+        // An API thread reading a large image may have taken the signal.
+        int signal_number = stop_signals::take_pending();
+        if (signal_number == 0) {
+            signal_number = stop_signals::received();
+        }
+        if (signal_number != 0) {
             if (instance.state() == VmState::NotStarted) {
-                spdlog::info("stopped by signal {} before InstanceStart", info.si_signo);
+                spdlog::info("stopped by signal {} before InstanceStart", signal_number);
                 return static_cast<int>(ExitStatus::GuestShutdown);
             }
-            instance.stop(fmt::format("stopped by signal {}", info.si_signo));
+            instance.stop(fmt::format("stopped by signal {}", signal_number));
         }
     }
 }
@@ -116,6 +129,8 @@ int serve(const ApiModeOptions& flags, const sigset_t& stop_signals, Machine::Cl
 }  // namespace
 
 int main(int argc, char** argv) {
+    // First: a stop signal from here on is handled, not fatal.
+    stop_signals::block();
     auto process_start = Machine::Clock::now();
     setup_logging();
 
@@ -128,9 +143,8 @@ int main(int argc, char** argv) {
         return 0;  // --help, --version
     }
     set_log_level(command.log_level);
-    sigset_t stop_signals = block_stop_signals();
     if (command.mode == CommandLine::Mode::Api) {
-        return serve(command.api, stop_signals, process_start);
+        return serve(command.api, process_start);
     }
     return run_from_flags(command, process_start);
 }

@@ -10,12 +10,14 @@
 //   filter is inherited by threads created later) and the loop's own fds
 //   (signalfd, timer, terminal mode) are set up;
 // - the API thread (libmicrohttpd's) on its first callback after arm(), and
-//   the metrics thread when it starts.
-// The main thread stays unfiltered: it reads no guest or client input, only
-// waits (signals, joins) and does the orderly clean-up at exit (netlink
-// RTM_DELLINK for interfaces skiff created, removing the API socket file),
-// and LeakSanitizer runs on it at exit in sanitized builds (it clones and
-// ptraces).
+//   the metrics thread when it starts;
+// - the main thread once the VM runs (`skiff run` after start-up, the API
+//   mode's wait loop once armed): it only waits (signals, joins) and does
+//   the orderly clean-up at exit (devices torn down, macvtaps deleted, VFIO
+//   functions given back through sysfs, the API socket file removed). Every
+//   thread shares one address space, so an unfiltered one would be the way
+//   out of the others' filters. Not in sanitized builds: LeakSanitizer runs
+//   on the main thread at exit (it clones and ptraces).
 #pragma once
 
 #include "vmm/result.h"
@@ -28,9 +30,9 @@
 
 namespace skiff::seccomp {
 
-enum class ThreadKind { Vcpu, EventLoop, Api };
+enum class ThreadKind { Vcpu, EventLoop, Api, Main };
 
-// "vcpu", "event-loop", "api": as the SIGSYS line and the log name them.
+// "vcpu", "event-loop", "api", "main": as the SIGSYS line and the log name them.
 std::string_view kind_name(ThreadKind kind);
 
 // Process-wide switch, set by VmInstance::launch once the VM is built (and

@@ -79,9 +79,10 @@ wait_console() {
     done
 }
 
-# stop_skiff NAME: SIGTERM, and skiff must exit 0 within 20 s.
+# stop_skiff NAME [SIGNAL]: SIGTERM (or SIGNAL: HUP, INT, QUIT), and skiff
+# must exit 0 within 20 s.
 stop_skiff() {
-    kill -TERM "$skiff_pid"
+    kill -"${2:-TERM}" "$skiff_pid"
     local waited=0
     while kill -0 "$skiff_pid" 2>/dev/null && [ $waited -lt 100 ]; do
         sleep 0.2
@@ -98,14 +99,14 @@ stop_skiff() {
         fi
         kill -9 "$skiff_pid"
         wait "$skiff_pid" 2>/dev/null || true
-        fail "skiff did not exit within 20 s of SIGTERM"
+        fail "skiff did not exit within 20 s of SIG${2:-TERM}"
     fi
     set +e
     wait "$skiff_pid"
     status=$?
     set -e
     show_skiff "$1"
-    [ "$status" -eq 0 ] || fail "skiff exited $status after SIGTERM (expected 0)"
+    [ "$status" -eq 0 ] || fail "skiff exited $status after SIG${2:-TERM} (expected 0)"
 }
 
 # crash_thread PID NAME SIGNAL: sends SIGNAL (ABRT, SEGV, ...) to skiff's

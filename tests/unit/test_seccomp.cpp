@@ -136,6 +136,17 @@ int netlink_socket() {
     return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) < 0 && errno == EPERM ? 0 : 1;
 }
 // The event loop deletes created macvtaps when the VM ends: rtnetlink only.
+int read_a_file() { return ::open("/etc/hostname", O_RDONLY | O_CLOEXEC) >= 0 ? 0 : 1; }
+int create_a_file() {
+    return ::open("/tmp/skiff-seccomp-main-create", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 ? 1 : 2;
+}
+int sigtimedwait_without_waiting() {
+    sigset_t none;
+    sigemptyset(&none);
+    sigaddset(&none, SIGUSR2);
+    const timespec no_wait{0, 0};
+    return ::sigtimedwait(&none, nullptr, &no_wait) < 0 && errno == EAGAIN ? 0 : 1;
+}
 int rtnetlink_socket_opens() { return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) >= 0 ? 0 : 1; }
 int generic_netlink_socket() { return ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC) >= 0 ? 0 : 1; }
 int executable_mapping() {
@@ -242,11 +253,21 @@ TEST_CASE("api filter: accept passes; execve or KVM_RUN stops skiff", "[seccomp]
     check_refused(ThreadKind::Api, epoll_wait_on_bad_fd, SYS_epoll_wait, "epoll_wait");
 }
 
+TEST_CASE("main filter: waiting for signals and sysfs reads pass; creating files, execve or KVM_RUN stops skiff",
+          "[seccomp]") {
+    check_allowed(ThreadKind::Main, sigtimedwait_without_waiting);
+    check_allowed(ThreadKind::Main, read_a_file);
+    check_refused(ThreadKind::Main, create_a_file, SYS_openat, "openat");
+    check_refused(ThreadKind::Main, run_execve, SYS_execve, "execve");
+    check_refused(ThreadKind::Main, kvm_run_on_bad_fd, SYS_ioctl, "ioctl");
+    check_refused(ThreadKind::Main, inet_socket, SYS_socket, "socket");
+}
+
 TEST_CASE("every filter: executable mappings stop skiff; netlink sockets fail with EPERM but on the event loop",
           "[seccomp]") {
-    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api}) {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api, ThreadKind::Main}) {
         INFO("kind " << skiff::seccomp::kind_name(kind));
-        if (kind == ThreadKind::EventLoop) {
+        if (kind == ThreadKind::EventLoop || kind == ThreadKind::Main) {
             check_allowed(kind, rtnetlink_socket_opens);
             check_refused(kind, generic_netlink_socket, SYS_socket, "socket");
         } else {
@@ -272,7 +293,7 @@ TEST_CASE("vcpu filter: the crash clean-up sends on the crash socket; sendto on 
 }
 
 TEST_CASE("allow-list sizes and exit status 6", "[seccomp]") {
-    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api}) {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::EventLoop, ThreadKind::Api, ThreadKind::Main}) {
         INFO("kind " << skiff::seccomp::kind_name(kind));
         CHECK(skiff::seccomp::allow_list_size(kind) > 20);
         CHECK(skiff::seccomp::allow_list_size(kind) < 80);
