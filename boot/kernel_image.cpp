@@ -1,5 +1,5 @@
 // Format detection for kernel images; the checks live in bzimage.cpp
-// (Linux boot.rst) and elf_kernel.cpp (ELF64 + Xen PVH note).
+// (Linux boot.rst) and elf_kernel.cpp (ELF32 and ELF64, Xen PVH note).
 #include "boot/kernel_image.h"
 
 #include "boot/image_bytes.h"
@@ -46,9 +46,9 @@ std::string describe(const KernelInfo& kernel) {
         uint16_t version = kernel.bzimage->header.version;
         return fmt::format("bzImage, boot protocol {}.{:02}", version >> 8, version & 0xff);
     }
-    std::string text = "ELF64";
-    if (kernel.elf) {
-        text += fmt::format(", 64-bit entry {:#x}", kernel.elf->entry_physical.value());
+    std::string text = kernel.format == KernelFormat::Elf32 ? "ELF32" : "ELF64";
+    if (kernel.elf && kernel.elf->entry_physical) {
+        text += fmt::format(", 64-bit entry {:#x}", kernel.elf->entry_physical->value());
     }
     if (kernel.pvh_entry) {
         text += fmt::format(", PVH entry {:#x}", kernel.pvh_entry->value());

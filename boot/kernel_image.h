@@ -1,7 +1,8 @@
 // Kernel image inspection: tells a Linux bzImage (Linux Documentation/arch/
 // x86/boot.rst, 64-bit boot protocol) from an ELF64 x86-64 kernel (a
-// vmlinux, or any ELF with a Xen PVH entry note), and checks everything the
-// loader will later rely on. Inspection never touches guest memory.
+// vmlinux, or any ELF with a Xen PVH entry note) and from an ELF32 i386
+// image with a PVH note, and checks everything the loader will later rely
+// on. Inspection never touches guest memory.
 #pragma once
 
 #include "boot/boot_params.h"
@@ -17,7 +18,8 @@
 
 namespace skiff::boot {
 
-enum class KernelFormat { BzImage, Elf64 };
+// Elf32 boots only through PVH: inspection refuses one without the note.
+enum class KernelFormat { BzImage, Elf32, Elf64 };
 
 // A checked bzImage: the setup header and where the protected-mode kernel
 // lies in the file.
@@ -38,8 +40,10 @@ struct ElfSegment {
 };
 
 struct ElfLayout {
-    uint64_t entry = 0;             // e_entry as linked (may be a high virtual address)
-    GuestAddress entry_physical;    // e_entry translated through its segment
+    uint64_t entry = 0;  // e_entry as linked (may be a high virtual address)
+    // e_entry translated through its segment: the Linux 64-bit entry of an
+    // ELF64. None for an ELF32, which enters only through PVH.
+    std::optional<GuestAddress> entry_physical;
     std::vector<ElfSegment> segments;
 };
 
@@ -48,10 +52,11 @@ struct KernelInfo {
     // A bzImage, or an ELF carrying a note named "Linux": the kernel takes
     // Linux command-line parameters.
     bool is_linux = false;
-    // XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit PVH entry (ELF only).
+    // XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit PVH entry (ELF only; always set
+    // for an ELF32).
     std::optional<GuestAddress> pvh_entry;
     std::optional<BzImageLayout> bzimage;  // set for KernelFormat::BzImage
-    std::optional<ElfLayout> elf;          // set for KernelFormat::Elf64
+    std::optional<ElfLayout> elf;          // set for KernelFormat::Elf32 and Elf64
 };
 
 // How many leading bytes looks_like_kernel() needs: up to the end of the
@@ -71,7 +76,8 @@ inline constexpr size_t kKernelMagicSpan = 0x206;
 // extends past the end of the 4096-byte file").
 [[nodiscard]] Result<KernelInfo> inspect_kernel(std::span<const std::byte> image);
 
-// "bzImage (boot protocol 2.15)", "ELF64 (PVH entry 0x1000200, 64-bit entry 0x1000000)".
+// "bzImage, boot protocol 2.15", "ELF64, 64-bit entry 0x1000000, PVH entry
+// 0x1000200", "ELF32, PVH entry 0x100000".
 [[nodiscard]] std::string describe(const KernelInfo& kernel);
 
 // The two format-specific halves of inspect_kernel, for tests and fuzzers.

@@ -25,6 +25,16 @@ Result<EntryMode> choose_mode(const KernelInfo& kernel, BootProtocol protocol) {
         }
         return EntryMode::Linux64;
     }
+    if (kernel.format == KernelFormat::Elf32) {
+        if (protocol == BootProtocol::Linux64) {
+            return Error{"an ELF32 image boots only through PVH (its XEN_ELFNOTE_PHYS32_ENTRY note): the Linux "
+                         "64-bit entry needs an ELF64 kernel (vmlinux) or a bzImage"};
+        }
+        if (!kernel.pvh_entry) {
+            return Error{"kernel information is incomplete: an ELF32 image without its PVH entry"};
+        }
+        return EntryMode::Pvh32;
+    }
     switch (protocol) {
         case BootProtocol::Pvh:
             if (!kernel.pvh_entry) {
@@ -147,6 +157,9 @@ Result<BootSetup> load_kernel(const GuestMemory& memory, std::span<const std::by
         return Error{"kernel information is incomplete: pass the result of inspect_kernel"};
     }
     const EntryMode mode = TRY(choose_mode(kernel, options.protocol));
+    if (!bzimage && mode == EntryMode::Linux64 && !kernel.elf->entry_physical) {
+        return Error{"kernel information is incomplete: an ELF without its 64-bit entry"};
+    }
     const GuestRegion& region = *TRY(first_region(memory));
 
     BootSetup setup;
@@ -161,7 +174,7 @@ Result<BootSetup> load_kernel(const GuestMemory& memory, std::span<const std::by
         initrd_limit = uint64_t{kernel.bzimage->header.initrd_addr_max} + 1;
     } else {
         kernel_end = TRY(load_elf(memory, image, *kernel.elf));
-        setup.entry = mode == EntryMode::Pvh32 ? *kernel.pvh_entry : kernel.elf->entry_physical;
+        setup.entry = mode == EntryMode::Pvh32 ? *kernel.pvh_entry : *kernel.elf->entry_physical;
     }
     TRY(write_cmdline(memory, options.cmdline, cmdline_maximum));
 

@@ -6,7 +6,8 @@
 //    A bzImage always enters here (load address 0x100000 + 0x200); an ELF
 //    vmlinux enters at e_entry, translated to where its segment loads.
 //  - Pvh32: the Xen PVH start_info ABI: 32-bit protected mode, paging off,
-//    EBX = hvm_start_info. ELF kernels with a XEN_ELFNOTE_PHYS32_ENTRY note.
+//    EBX = hvm_start_info. ELF kernels with a XEN_ELFNOTE_PHYS32_ENTRY note;
+//    the only entry of an ELF32 image.
 #pragma once
 
 #include "boot/initrd.h"

@@ -1,8 +1,8 @@
 // fuzz_kernel_image: arbitrary bytes as the kernel image, through the same
 // entry skiff's Machine::build uses: boot::inspect_kernel (format detection,
-// then the bzImage checks of boot/bzimage.cpp or the ELF64 and PVH-note
-// checks of boot/elf_kernel.cpp), then boot::load_kernel into a guest memory
-// of 8 MiB (kernel copy, command line, initrd placement, zero page or
+// then the bzImage checks of boot/bzimage.cpp or the ELF32/ELF64 and
+// PVH-note checks of boot/elf_kernel.cpp), then boot::load_kernel into a
+// guest memory of 8 MiB (kernel copy, command line, initrd placement, zero page or
 // hvm_start_info), then the initial registers for the entry. Whatever the
 // bytes, skiff must reject the image with a one-line message or load it
 // without touching host memory outside guest memory (guard pages on both

@@ -445,6 +445,25 @@ def elf64(entry=0x100000, segments=((0x100000, 0x100000, 0x100, 0x200),), pvh_en
     return header + programs + notes + contents
 
 
+def elf32(entry=0x100000, segments=((0x100000, 0xC0100000, 0x100, 0x200),), pvh_entry=0x100010):
+    """A minimal ELF32 i386 executable as elf64() builds it, with a 4-byte Xen PVH note (or none)."""
+    notes = elf_note("GNU", 3, bytes(20))
+    if pvh_entry is not None:
+        notes += elf_note("Xen", 18, struct.pack("<I", pvh_entry))
+    count = len(segments) + 1
+    notes_offset = 52 + 32 * count
+    ident = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+    header = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, 52, 0, 0, 52, 32, count, 0, 0, 0)
+    programs = struct.pack("<IIIIIIII", 4, notes_offset, 0, 0, len(notes), len(notes), 4, 4)
+    offset = notes_offset + len(notes)
+    contents = b""
+    for index, (physical, virtual, file_size, memory_size) in enumerate(segments):
+        programs += struct.pack("<IIIIIIII", 1, offset, virtual, physical, file_size, memory_size, 5, 0x1000)
+        contents += bytes((i * 7 + 0x30 + index) & 0xFF for i in range(file_size))
+        offset += file_size
+    return header + programs + notes + contents
+
+
 def kernel_seed(image, protocol=0, initrd=False, rsdp=True, cmdline_units=1, initrd_units=3):
     flags = protocol | (4 if initrd else 0) | (8 if rsdp else 0) | (cmdline_units << 4)
     return bytes([flags, initrd_units]) + image
@@ -469,6 +488,12 @@ def kernel_image_seeds():
         "elf_segment_beyond_memory": kernel_seed(elf64(entry=0x7FFF00, segments=((0x7FFF00, 0x7FFF00, 0x100, 0x1000),))),
         "elf_below_1mib": kernel_seed(elf64(entry=0x8000, segments=((0x8000, 0x8000, 0x10, 0x10),))),
         "elf_truncated": kernel_seed(elf64()[:150]),
+        "elf32_pvh_initrd": kernel_seed(elf32(), initrd=True),
+        "elf32_pvh_linux64_refused": kernel_seed(elf32(), protocol=2),
+        "elf32_no_pvh_note": kernel_seed(elf32(pvh_entry=None)),
+        "elf32_up_to_4gib": kernel_seed(elf32(segments=((0xFFFFE000, 0xFFFFE000, 0x100, 0x2000),),
+                                              pvh_entry=0xFFFFE000)),
+        "elf32_truncated": kernel_seed(elf32()[:120]),
     }
 
 

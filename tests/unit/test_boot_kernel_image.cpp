@@ -147,7 +147,7 @@ TEST_CASE("inspect_kernel accepts an ELF vmlinux linked high with PVH and Linux 
     CHECK(info->pvh_entry->value() == 0x1000100);
     REQUIRE(info->elf);
     CHECK(info->elf->entry == 0xffffffff81000040);
-    CHECK(info->elf->entry_physical.value() == 0x1000040);
+    CHECK(info->elf->entry_physical->value() == 0x1000040);
     REQUIRE(info->elf->segments.size() == 2);
     CHECK(info->elf->segments[1].physical_address.value() == 0x1800000);
     CHECK(info->elf->segments[0].memory_size == 0x6000);
@@ -163,7 +163,7 @@ TEST_CASE("inspect_kernel reads a 4-byte PVH note and identity-linked entries", 
     REQUIRE(info.ok());
     CHECK_FALSE(info->is_linux);
     CHECK(info->pvh_entry->value() == 0x100020);
-    CHECK(info->elf->entry_physical.value() == 0x100010);
+    CHECK(info->elf->entry_physical->value() == 0x100010);
 }
 
 TEST_CASE("inspect_kernel takes a physical e_entry as it is, as Linux 6.x writes it", "[boot]") {
@@ -174,7 +174,7 @@ TEST_CASE("inspect_kernel takes a physical e_entry as it is, as Linux 6.x writes
     spec.entry = 0x1000200;
     auto info = inspect_kernel(make_elf(spec));
     REQUIRE(info.ok());
-    CHECK(info->elf->entry_physical.value() == 0x1000200);
+    CHECK(info->elf->entry_physical->value() == 0x1000200);
     CHECK_FALSE(info->pvh_entry);
 }
 
@@ -182,9 +182,13 @@ TEST_CASE("inspect_kernel rejects malformed ELF images with one clear line", "[b
     ElfSpec spec;
     Image image = make_elf(spec);
     const uint64_t load_header = program_header_offset(1);
-    SECTION("32-bit class") {
+    SECTION("unknown class") {
+        image[EI_CLASS] = std::byte{3};
+        CHECK_THAT(inspect_error(image), Catch::Contains("ELF class 3 is neither ELFCLASS32 nor ELFCLASS64"));
+    }
+    SECTION("ELF64 bytes marked 32-bit") {
         image[EI_CLASS] = std::byte{ELFCLASS32};
-        CHECK_THAT(inspect_error(image), Catch::Contains("ELFCLASS64"));
+        CHECK_THAT(inspect_error(image), Catch::Contains("ELF32"));
     }
     SECTION("big-endian") {
         image[EI_DATA] = std::byte{ELFDATA2MSB};
