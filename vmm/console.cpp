@@ -1,5 +1,7 @@
 #include "vmm/console.h"
 
+#include "vmm/parent_directory.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +18,8 @@ Result<ConsoleOutput> ConsoleOutput::open(const SerialConfig& config) {
         case SerialOutput::None:
             return ConsoleOutput(-1, UniqueFd());
         case SerialOutput::File: {
+            TRY(require_parent_directory(config.path)
+                    .context_error(fmt::format("serial output file {}", config.path)));
             int fd = ::open(config.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd < 0) {
                 return errno_error(fmt::format("opening serial output file {}", config.path));

@@ -10,7 +10,8 @@
 
 namespace skiff {
 
-Result<std::vector<std::byte>> read_file(const std::string& path, uint64_t max_size, std::string_view what) {
+Result<std::vector<std::byte>> read_file(const std::string& path, uint64_t max_size, std::string_view what,
+                                         std::string_view limit) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
         return errno_error(fmt::format("cannot open {} {}", what, path));
@@ -24,9 +25,7 @@ Result<std::vector<std::byte>> read_file(const std::string& path, uint64_t max_s
     }
     auto size = static_cast<uint64_t>(status.st_size);
     if (size > max_size) {
-        return Error::format("{} {} is {} bytes, more than the {} bytes that fit in guest memory: "
-                             "give the VM more --memory",
-                             what, path, size, max_size);
+        return Error::format("{} {} is {} bytes, more than the {} bytes {}", what, path, size, max_size, limit);
     }
     std::vector<std::byte> contents(size);
     size_t done = 0;

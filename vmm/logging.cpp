@@ -1,5 +1,7 @@
 #include "vmm/logging.h"
 
+#include "vmm/parent_directory.h"
+
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -49,6 +51,8 @@ Result<void> configure_logger(const LoggerConfig& config) {
     }
     std::shared_ptr<spdlog::logger> logger = spdlog::default_logger();
     if (config.log_path) {
+        // spdlog's file sink would create missing directories.
+        TRY(require_parent_directory(*config.log_path).context_error(fmt::format("log_path {}", *config.log_path)));
         std::shared_ptr<spdlog::sinks::sink> sink;
         try {
             sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(*config.log_path, false);
