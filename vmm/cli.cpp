@@ -250,6 +250,10 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
                        "configure the microVM\n", stderr);
             return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
         }
+        if (api.no_api && app.get_option("--api-sock")->count() > 0) {
+            std::fputs("--api-sock does not go with --no-api: without the API there is no socket\n", stderr);
+            return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+        }
         return ParsedCommandLine{std::move(command)};
     }
     for (const std::string& text : networks) {

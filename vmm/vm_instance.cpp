@@ -222,7 +222,8 @@ Status VmInstance::set_timeout(double seconds) {
         return refused;
     }
     if (!(seconds > 0) || seconds > kMaxTimeoutSeconds) {
-        return Status::failure(fmt::format("the timeout must be above 0 and at most {:.0f} seconds", kMaxTimeoutSeconds));
+        return Status::failure(
+            fmt::format("the timeout must be above 0 and at most {:.0f} seconds", kMaxTimeoutSeconds));
     }
     options_.base.timeout_seconds = seconds;
     return {};

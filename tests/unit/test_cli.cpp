@@ -113,6 +113,7 @@ TEST_CASE("careless values are usage errors before anything is created", "[cli]"
         {"--api-sock", "/tmp/x.sock", "run"},
         {"--log-path", "/tmp/skiff.log", "run"},
         {"--level", "Debug", "run"},
+        {"--no-api", "--config-file", "/dev/null", "--api-sock", "/tmp/x.sock"},
         // The same flag before and after `run`, with different values.
         {"--uid", "1", "--gid", "1", "run", "--uid", "2"},
         // Two --net on one host resource, and 17 on virtio-mmio.
