@@ -1,5 +1,6 @@
 #include "net/interface.h"
 
+#include "net/net_config.h"
 #include "net/netlink.h"
 
 #include "vmm/unique_fd.h"
@@ -289,9 +290,9 @@ Result<void> set_interface_mtu(const std::string& name, uint32_t mtu) {
     if (int error = TRY(interface_ioctl(SIOCSIFMTU, request)); error != 0) {
         auto what = fmt::format("setting MTU {}", mtu);
         if (error == EINVAL) {
-            return Error::format("interface '{}': {}: the interface does not take that MTU (a port of a bridge "
-                                 "cannot exceed the bridge's own limits)",
-                                 name, what);
+            return Error::format("interface '{}': {}: the interface does not take that MTU (a tap takes {} to {}, "
+                                 "a macvtap {} to its link's MTU)",
+                                 name, what, kMinMtu, kMaxTapMtu, kMinMtu);
         }
         return interface_error(name, what, error, fmt::format("ip link set {} mtu {}", name, mtu));
     }

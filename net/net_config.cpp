@@ -1,13 +1,13 @@
 #include "net/net_config.h"
 
 #include "net/interface.h"
+#include "vmm/decimal.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cctype>
 #include <climits>
 #include <map>
@@ -68,7 +68,8 @@ constexpr std::array kKeys{
     KeyInfo{"mac", kAllModes,
             "the guest's unicast MAC, e.g. 02:12:34:56:78:9a (default: 02:xx:...; vfio: set through the PF)"},
     KeyInfo{"mtu", kVirtioModes,
-            "68..65535: set on the host interface and offered to the guest (default: its current MTU)"},
+            "set on the host interface and offered to the guest (default: its current MTU); a tap takes "
+            "68..65521, a macvtap 68..65535 but not above its link's"},
     KeyInfo{"transport", kVirtioModes, "mmio (default) or pci"},
     KeyInfo{"rx-bandwidth", kRateLimitedModes,
             "BYTES:REFILL_MS[:BURST]: into the guest at most BYTES per REFILL_MS ms (token bucket; BURST once)"},
@@ -102,17 +103,6 @@ std::string key_names(NetMode mode) {
 // Errors name the key and the fault; the public entry points put the source
 // in front ("--net: ...", "network interface eth0: ...").
 Error net_error(std::string message) { return Error{std::move(message)}; }
-
-// Digits only (no sign, no spaces), in [minimum, maximum].
-std::optional<uint64_t> parse_unsigned(std::string_view text, uint64_t minimum, uint64_t maximum) {
-    uint64_t value = 0;
-    const char* end = text.data() + text.size();
-    auto [stop, error] = std::from_chars(text.data(), end, value);
-    if (text.empty() || error != std::errc() || stop != end || value < minimum || value > maximum) {
-        return std::nullopt;
-    }
-    return value;
-}
 
 // key=value pairs in the order given, each key at most once.
 Result<std::vector<std::pair<std::string, std::string>>> split_items(std::string_view text) {
@@ -209,18 +199,18 @@ Result<TokenBucketConfig> parse_token_bucket(const std::string& key, std::string
         return wrong("two or three numbers separated by ':'");
     }
     TokenBucketConfig bucket;
-    auto size = parse_unsigned(parts[0], 1, UINT64_MAX);
+    auto size = parse_whole_number(parts[0], 1, UINT64_MAX);
     if (!size) {
         return wrong(fmt::format("{} must be a whole number from 1", unit));
     }
-    auto refill = parse_unsigned(parts[1], 1, kMaxRefillMs);
+    auto refill = parse_whole_number(parts[1], 1, kMaxRefillMs);
     if (!refill) {
         return wrong(fmt::format("REFILL_MS must be a whole number of milliseconds from 1 to {}", kMaxRefillMs));
     }
     bucket.size = *size;
     bucket.refill_time_ms = *refill;
     if (parts.size() == 3) {
-        auto burst = parse_unsigned(parts[2], 0, UINT64_MAX);
+        auto burst = parse_whole_number(parts[2], 0, UINT64_MAX);
         if (!burst) {
             return wrong("BURST must be a whole number");
         }
@@ -242,9 +232,9 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
         TRY(check_interface_name(value).context_error("bridge"));
         config.bridge = value;
     } else if (key == "fd") {
-        auto fd = parse_unsigned(value, 0, INT_MAX);
+        auto fd = parse_whole_number(value, 0, INT_MAX);
         if (!fd) {
-            return net_error(fmt::format("fd={}: expected a file descriptor number", value));
+            return net_error(fmt::format("fd={}: expected a file descriptor number (decimal digits)", value));
         }
         if (*fd <= 2) {
             return net_error(fmt::format("fd={} is standard input, output or error: pass the tap on fd 3 or above",
@@ -266,9 +256,11 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
         }
         config.mac = *mac;
     } else if (key == "mtu") {
-        auto mtu = parse_unsigned(value, kMinMtu, kMaxMtu);
+        uint32_t maximum = max_mtu(config.mode);
+        auto mtu = parse_whole_number(value, kMinMtu, maximum);
         if (!mtu) {
-            return net_error(fmt::format("mtu={}: expected a number from {} to {}", value, kMinMtu, kMaxMtu));
+            return net_error(fmt::format("mtu={}: expected a whole number from {} to {} (a {}'s limits)", value,
+                                         kMinMtu, maximum, config.mode == NetMode::Macvtap ? "macvtap" : "tap"));
         }
         config.mtu = static_cast<uint32_t>(*mtu);
     } else if (key == "link") {
@@ -298,9 +290,9 @@ Result<void> apply_key(NetConfig& config, const std::string& key, const std::str
         }
         config.device = *address;
     } else if (key == "vf") {
-        auto vf = parse_unsigned(value, 0, 65535);
+        auto vf = parse_whole_number(value, 0, 65535);
         if (!vf) {
-            return net_error(fmt::format("vf={}: expected a virtual function number (0, 1, ...)", value));
+            return net_error(fmt::format("vf={}: expected a virtual function number (0, 1, ... 65535)", value));
         }
         config.vf = static_cast<uint32_t>(*vf);
     } else if (key == "transport") {

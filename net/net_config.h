@@ -36,7 +36,9 @@ enum class MacvtapMode { Bridge, Vepa, Private, Passthru };
 enum class NetTransport { Mmio, Pci };
 
 inline constexpr uint32_t kMinMtu = 68;     // the IPv4 minimum (RFC 791)
-inline constexpr uint32_t kMaxMtu = 65535;  // the largest the tap driver takes
+inline constexpr uint32_t kMaxMtu = 65535;  // the largest any interface takes (a macvtap's own limit)
+// A tap's: the tun driver's 65535 less its 14-byte Ethernet header.
+inline constexpr uint32_t kMaxTapMtu = 65535 - 14;
 
 struct NetConfig {
     NetMode mode = NetMode::Tap;
@@ -81,6 +83,10 @@ struct NetConfig {
 [[nodiscard]] inline bool limits_rate(const RateLimiterConfig& limiter) {
     return (limiter.bandwidth && limiter.bandwidth->size != 0) || (limiter.ops && limiter.ops->size != 0);
 }
+
+// The largest mtu= the mode's host interface takes (a macvtap's is also
+// capped by its link's MTU, known only when it is created).
+[[nodiscard]] inline uint32_t max_mtu(NetMode mode) { return mode == NetMode::Macvtap ? kMaxMtu : kMaxTapMtu; }
 
 // Whether the mode's device is virtio-net (tap, vhost, macvtap) rather
 // than a passed-through PCI function.

@@ -1,11 +1,15 @@
 #include "vmm/cli.h"
 
+#include "vmm/cli_checks.h"
 #include "vmm/logging.h"
+#include "vmm/network_set.h"
+#include "vmm/parent_directory.h"
 #include "vmm/privileges.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <tuple>
 
 namespace skiff {
 
@@ -38,7 +42,7 @@ constexpr const char* kExitStatusHelp = R"(
 Exit status:
   0  the guest shut down or rebooted (i8042 reset), or skiff got SIGTERM/SIGINT
   1  start-up error (bad image, missing file, host lacks KVM, ...)
-  2  usage error (bad flags)
+  2  usage error (bad flags or values: refused before anything is created)
   3  guest crash (triple fault)
   4  KVM error (internal error, emulation failure skiff could not complete)
   5  --timeout expired
@@ -74,6 +78,15 @@ std::optional<Privileges> read_privileges(const PrivilegeFlags& first, const Pri
         std::fprintf(stderr, "%s\n", error.message.c_str());
         return std::nullopt;
     };
+    // One flag before and after `run` must not say two things.
+    for (auto [flag, after, before] : {std::tuple{"--uid", &first.uid, &second.uid},
+                                       std::tuple{"--gid", &first.gid, &second.gid},
+                                       std::tuple{"--chroot", &first.chroot, &second.chroot}}) {
+        if (!after->empty() && !before->empty() && *after != *before) {
+            return report(Error::format("{} is given before and after `run` ('{}' and '{}'): give it once", flag,
+                                        *before, *after));
+        }
+    }
     if (!uid.empty()) {
         auto parsed = parse_numeric_id(uid, "--uid");
         if (!parsed.ok()) {
@@ -111,15 +124,20 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     ApiModeOptions& api = command->api;
     app.add_option("--api-sock", api.socket_path, "Unix socket for the REST API (without `run`)")
+        ->check(cli::socket_path())
         ->capture_default_str();
-    app.add_option("--id", api.id, "MicroVM id, reported by GET / (without `run`)")->capture_default_str();
+    app.add_option("--id", api.id, "MicroVM id, reported by GET / (without `run`)")
+        ->check(cli::instance_id())
+        ->capture_default_str();
     app.add_option("--config-file", api.config_file,
                    "Boot from this JSON file (Firecracker's format) without API calls")
         ->check(CLI::ExistingFile);
     app.add_flag("--no-api", api.no_api, "Serve no API (needs --config-file)");
     app.add_flag("--no-seccomp", api.no_seccomp,
                  "Run without the per-thread seccomp filters (for debugging a forbidden system call, exit 6)");
-    app.add_option("--log-path", api.log_path, "Append skiff's log to this file instead of standard error");
+    app.add_option("--log-path", api.log_path,
+                   "Append skiff's log to this file instead of standard error (its directory must exist)")
+        ->check(cli::in_existing_directory());
     app.add_option("--level", api.level, "Log level, Firecracker's names: Error, Warning, Info, Debug, Trace, Off")
         ->check([](const std::string& text) {
             auto level = spdlog_level_name(text);
@@ -135,23 +153,32 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     std::string initrd;
     run->add_option("--initrd", initrd, "Initial ramdisk")->check(CLI::ExistingFile);
-    run->add_option("--cmdline", vm.cmdline, "Kernel command line")->capture_default_str();
+    run->add_option("--cmdline", vm.cmdline, "Kernel command line")
+        ->check(cli::at_most_bytes(kMaxCmdlineBytes))
+        ->capture_default_str();
+    // Checked as text: CLI11 itself would read "0x2" as 2 and "010" as 8.
     run->add_option("--cpus", vm.cpu_count, "Number of vCPUs")
-        ->check(CLI::Range(1u, kMaxCpus))
+        ->check(cli::whole_number(1, kMaxCpus, "vCPUs"))
         ->capture_default_str();
     run->add_option("--memory", vm.memory_mib, "Guest memory in MiB")
-        ->check(CLI::Range(kMinMemoryMib, kMaxMemoryMib))
+        ->check(cli::whole_number(kMinMemoryMib, kMaxMemoryMib, "MiB"))
         ->capture_default_str();
     std::string serial = "stdio";
     run->add_option("--serial", serial, "Serial console: stdio, file:PATH or none")
         ->check([](const std::string& text) {
-            SerialConfig ignored;
-            return parse_serial(text, ignored) ? std::string() : "expected stdio, file:PATH or none";
+            SerialConfig parsed;
+            if (!parse_serial(text, parsed)) {
+                return std::string("expected stdio, file:PATH or none");
+            }
+            auto directory = parsed.output == SerialOutput::File ? require_parent_directory(parsed.path)
+                                                                   : Result<void>();
+            return directory.ok() ? std::string() : directory.error().message;
         })
         ->capture_default_str();
     std::string cpu_template;
     run->add_option("--cpu-template", cpu_template,
-                    "CPU template: host, baseline, emulated-kernel (default: chosen for the host)");
+                    "CPU template: host, baseline, emulated-kernel (default: chosen for the host)")
+        ->check(cli::cpu_template_name());
     std::string host_quirks = "auto";
     run->add_option("--host-quirks", host_quirks,
                     "Work-arounds for hosts whose KVM emulates guest kernel mode: auto, on, off")
@@ -186,7 +213,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     double timeout = 0;
     run->add_option("--timeout", timeout,
                     "Stop the VM (exit 5) after it ran this many seconds (paused time not counted)")
-        ->check(CLI::PositiveNumber);
+        ->check(cli::seconds(kMaxTimeoutSeconds));
     PrivilegeFlags run_privileges;
     run_privileges.add_to(*run);
 
@@ -206,12 +233,25 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
     }
 
-    if (!run->parsed()) {
+    if (run->parsed()) {
+        // They would be ignored: `skiff run` serves no API and logs to stderr.
+        for (const char* flag : {"--api-sock", "--id", "--config-file", "--no-api", "--log-path", "--level"}) {
+            if (app.get_option(flag)->count() > 0) {
+                std::fprintf(stderr, "%s is for API mode (skiff without `run`): `skiff run` does not take it\n",
+                             flag);
+                return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+            }
+        }
+    } else {
         api.privileges = *privileges;
         command->mode = CommandLine::Mode::Api;
         if (api.no_api && !api.config_file) {
             std::fputs("--no-api needs --config-file FILE: without the API, the file is the only way to "
                        "configure the microVM\n", stderr);
+            return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
+        }
+        if (api.no_api && app.get_option("--api-sock")->count() > 0) {
+            std::fputs("--api-sock does not go with --no-api: without the API there is no socket\n", stderr);
             return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
         }
         return ParsedCommandLine{std::move(command)};
@@ -223,6 +263,12 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
             return ParsedCommandLine{std::move(command)};
         }
         vm.networks.push_back(net::parse_net_config(text).value());
+    }
+    // Two --net on one tap, fd or MAC, or more than the buses take: refused
+    // before the first tap is created.
+    if (auto set = check_network_set(vm.networks); !set.ok()) {
+        std::fprintf(stderr, "--net: %s\n", set.error().message.c_str());
+        return ParsedCommandLine{CommandLineError{ExitStatus::UsageError}};
     }
     if (!initrd.empty()) {
         vm.initrd_path = initrd;

@@ -18,6 +18,7 @@
 #include "vmm/kvm_io_event_registrar.h"
 #include "vmm/kvm_memory_slots.h"
 #include "vmm/kvm_vfio.h"
+#include "vmm/network_set.h"
 #include "devices/pci/pci_config_io.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/vfio/vfio_pci_device.h"
@@ -153,7 +154,9 @@ Result<std::unique_ptr<Machine>> Machine::build(const VmConfig& config, Clock::t
     CpuTemplate cpu_template = TRY(policy.cpu_template(config.cpu_template.value_or("")));
 
     // The host side of every network interface, before anything else that
-    // could fail late: a missing tap or bridge is a start-up error.
+    // could fail late: a missing tap or bridge is a start-up error. The
+    // set first, so that nothing is created for a set that cannot work.
+    TRY(check_network_set(config.networks));
     std::vector<PreparedNetwork> networks;
     std::vector<boot::AcpiMmioDevice> mmio_devices;
     std::string device_parameters;

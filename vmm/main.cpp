@@ -52,7 +52,8 @@ int run_from_flags(const CommandLine& command, Machine::Clock::time_point proces
 }
 
 Result<VmResources> read_config_file(const std::string& path) {
-    auto bytes = TRY(read_file(path, 1024 * 1024, "config file", "allowed for a config file"));
+    auto bytes = TRY(read_file(path, 1024 * 1024, "config file",
+                               "allowed: it exceeds the 1 MiB limit for config files"));
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return api::parse_config_file(text).context_error(fmt::format("config file {}", path));
 }

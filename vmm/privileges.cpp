@@ -1,5 +1,7 @@
 #include "vmm/privileges.h"
 
+#include "vmm/decimal.h"
+
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -10,7 +12,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <limits>
 
@@ -161,14 +162,13 @@ Result<void> verify(const Privileges& privileges, uint64_t kept, const Directory
 }  // namespace
 
 Result<uint32_t> parse_numeric_id(std::string_view text, std::string_view flag) {
-    uint64_t value = 0;
-    const char* end = text.data() + text.size();
-    auto [stop, error] = std::from_chars(text.data(), end, value);
-    if (text.empty() || error != std::errc() || stop != end) {
+    auto parsed = parse_whole_number(text);
+    if (!parsed) {
         return Error::format("{}: '{}' is not a number: give the numeric id (e.g. $(id -u {}) or $(getent group {} | "
                              "cut -d: -f3))",
                              flag, text, text, text);
     }
+    uint64_t value = *parsed;
     if (value >= std::numeric_limits<uint32_t>::max()) {
         return Error::format("{}: {} is out of range: ids go from 0 to {}", flag, text,
                              std::numeric_limits<uint32_t>::max() - 1);

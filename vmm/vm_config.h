@@ -2,6 +2,7 @@
 // API and config file) and consumed by the machine builder.
 #pragma once
 
+#include "boot/layout.h"
 #include "net/net_config.h"
 
 #include <sys/types.h>
@@ -51,6 +52,10 @@ struct VmConfig {
 };
 
 inline constexpr uint32_t kMaxCpus = 64;
+// --timeout's: the deadline counts nanoseconds in 64 bits (about 292 years).
+inline constexpr double kMaxTimeoutSeconds = 1e9;  // about 31 years
+// Without its NUL; a kernel may take fewer (a bzImage's cmdline_size).
+inline constexpr uint64_t kMaxCmdlineBytes = layout::kCmdlineMax - 1;
 inline constexpr uint64_t kMinMemoryMib = 16;
 inline constexpr uint64_t kMaxMemoryMib = 256 * 1024;
 

@@ -1,7 +1,10 @@
 #include "vmm/vm_instance.h"
 
 #include "vmm/api/network_interface.h"
+#include "vmm/cpu_template.h"
 #include "vmm/logging.h"
+#include "vmm/network_set.h"
+#include "vmm/parent_directory.h"
 #include "vmm/privileges.h"
 #include "vmm/seccomp.h"
 
@@ -93,6 +96,10 @@ Status VmInstance::set_boot_source(const BootSource& source) {
     if (auto refused = require_not_started("Setting the boot source"); !refused) {
         return refused;
     }
+    if (source.boot_args && source.boot_args->size() > kMaxCmdlineBytes) {
+        return Status::failure(fmt::format("boot_args is {} bytes; skiff passes at most {}", source.boot_args->size(),
+                                           kMaxCmdlineBytes));
+    }
     resources_.boot_source = source;
     return {};
 }
@@ -108,6 +115,13 @@ Status VmInstance::set_machine_config(const MachineConfig& config) {
     if (config.mem_size_mib < kMinMemoryMib || config.mem_size_mib > kMaxMemoryMib) {
         return Status::failure(fmt::format("mem_size_mib {} is out of range: {}..{}", config.mem_size_mib,
                                            kMinMemoryMib, kMaxMemoryMib));
+    }
+    // "None" is Firecracker's no template; its own names (T2, C3, ...) are
+    // refused now rather than by InstanceStart.
+    if (config.cpu_template && *config.cpu_template != "None") {
+        if (auto known = parse_cpu_template(*config.cpu_template); !known.ok()) {
+            return Status::failure(fmt::format("cpu_template: {} (or \"None\")", known.error().message));
+        }
     }
     if (config.track_dirty_pages) {
         return Status::failure("track_dirty_pages: skiff does not track dirty pages (no snapshots): set it to false");
@@ -130,6 +144,22 @@ Status VmInstance::set_network_interface(const NetworkInterface& interface) {
     auto& interfaces = resources_.network_interfaces;
     auto same = std::find_if(interfaces.begin(), interfaces.end(),
                              [&](const NetworkInterface& existing) { return existing.iface_id == interface.iface_id; });
+    // The set as this PUT would make it: a second interface on one tap,
+    // fd or MAC is refused now, not at InstanceStart.
+    std::vector<net::NetConfig> set;
+    for (const NetworkInterface& existing : interfaces) {
+        auto config = existing.iface_id == interface.iface_id ? checked : api::to_net_config(existing);
+        if (!config.ok()) {
+            return failure(config.error());
+        }
+        set.push_back(*config);
+    }
+    if (same == interfaces.end()) {
+        set.push_back(*checked);
+    }
+    if (auto whole = check_network_set(set); !whole.ok()) {
+        return failure(whole.error());
+    }
     if (same != interfaces.end()) {
         *same = interface;
     } else {
@@ -160,6 +190,9 @@ Status VmInstance::set_metrics(const MetricsConfig& metrics) {
         return Status::failure("metrics are already configured (to " +
                                (resources_.metrics ? resources_.metrics->metrics_path : std::string("?")) + ")");
     }
+    if (auto directory = require_parent_directory(metrics.metrics_path); !directory.ok()) {
+        return failure(directory.error().context(fmt::format("metrics_path {}", metrics.metrics_path)));
+    }
     // O_NONBLOCK: a named pipe nobody reads yet must not block the API.
     int fd = ::open(metrics.metrics_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0) {
@@ -188,8 +221,9 @@ Status VmInstance::set_timeout(double seconds) {
     if (auto refused = require_not_started("Setting a timeout"); !refused) {
         return refused;
     }
-    if (!(seconds > 0)) {
-        return Status::failure("the timeout must be positive");
+    if (!(seconds > 0) || seconds > kMaxTimeoutSeconds) {
+        return Status::failure(
+            fmt::format("the timeout must be above 0 and at most {:.0f} seconds", kMaxTimeoutSeconds));
     }
     options_.base.timeout_seconds = seconds;
     return {};

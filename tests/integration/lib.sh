@@ -38,11 +38,13 @@ require_kvm() {
 # $TEST_TMP/NAME.out, stderr to $TEST_TMP/NAME.err, status in $status.
 run_skiff() {
     local name=$1; shift
-    set +e
-    "$SKIFF" "$@" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" </dev/null
-    status=$?
-    set -e
-    echo "--- skiff $* -> exit $status"
+    # In a || list: a non-zero status is this helper's result, not a
+    # failure for the ERR trap to report.
+    status=0
+    "$SKIFF" "$@" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" </dev/null || status=$?
+    local words="$*"
+    [ "${#words}" -le 300 ] || words="${words:0:300}... (${#words} characters)"
+    echo "--- skiff $words -> exit $status"
     sed 's/^/  out| /' "$TEST_TMP/$name.out" | tail -n 40
     sed 's/^/  err| /' "$TEST_TMP/$name.err" | tail -n 20
 }

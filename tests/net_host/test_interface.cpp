@@ -53,6 +53,13 @@ TEST_CASE("link state, MTU and MAC of an interface", "[interface]") {
     REQUIRE_FALSE(too_big.ok());
     CHECK_THAT(too_big.error().message, Catch::StartsWith("interface 'skt0': setting MTU 70000: "));
 
+    // The tun driver's limit, which --net checks up front: 65535 less the
+    // Ethernet header.
+    REQUIRE_OK(net::set_interface_mtu("skt0", net::kMaxTapMtu));
+    auto above = net::set_interface_mtu("skt0", net::kMaxTapMtu + 1);
+    REQUIRE_FALSE(above.ok());
+    CHECK_THAT(above.error().message, Catch::Contains("a tap takes 68 to 65521"));
+
     auto mac = REQUIRE_OK(net::MacAddress::parse("02:aa:bb:cc:dd:01"));
     REQUIRE_OK(net::set_interface_mac("skt0", mac));
     CHECK(REQUIRE_OK(net::interface_mac("skt0")) == mac);

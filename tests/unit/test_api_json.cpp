@@ -172,6 +172,8 @@ TEST_CASE("PUT /network-interfaces bodies: Firecracker's fields", "[api][json]")
     CHECK_THAT(error(R"("guest_mac": "01:00:5e:00:00:01")"), Catch::Contains("not a unicast interface address"));
     CHECK(error(R"("mtu": 67)") == "field 'mtu': expected an integer from 68 to 65535, got 67");
     CHECK(error(R"("mtu": 65536)") == "field 'mtu': expected an integer from 68 to 65535, got 65536");
+    CHECK(error(R"("mtu": 65522)") == "field 'mtu': 65522 is above 65521, the most a tap takes (its Ethernet "
+                                      "header must fit in 65535 bytes)");
     CHECK(error(R"("rx_rate_limiter": {"bandwidth": {"size": 100, "refill_time": 0}})") ==
           "field 'rx_rate_limiter.bandwidth.refill_time' must be above 0 when size is 100 (the ms to refill the "
           "bucket)");

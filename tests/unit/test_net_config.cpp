@@ -97,7 +97,8 @@ TEST_CASE("net option defaults and key order", "[net][net_config]") {
     CHECK(fd_and_name->ifname == "tap7");
 
     CHECK(*parse_net_config("mode=tap,ifname=t,mtu=68")->mtu == 68);
-    CHECK(*parse_net_config("mode=tap,ifname=t,mtu=65535")->mtu == 65535);
+    CHECK(*parse_net_config("mode=tap,ifname=t,mtu=65521")->mtu == 65521);  // a tap's limit
+    CHECK(*parse_net_config("mode=macvtap,link=eth1,mtu=65535")->mtu == 65535);
     CHECK(parse_net_config("mode=tap,ifname=abcdefghijklmno")->ifname == "abcdefghijklmno");  // 15: the limit
 }
 
@@ -141,8 +142,16 @@ TEST_CASE("net option errors name the key and the problem", "[net][net_config]")
         {"mode=tap,ifname=tap0,mac=00:00:00:00:00:00", {"not a valid interface address"}},
         {"mode=tap,ifname=tap0,mac=02:00:00:00:00", {"mac=", "six hex pairs"}},
         {"mode=tap,ifname=tap0,mac=02-00-00-00-00-01", {"six hex pairs"}},
-        {"mode=tap,ifname=tap0,mtu=67", {"mtu=67", "68 to 65535"}},
-        {"mode=tap,ifname=tap0,mtu=65536", {"mtu=65536", "68 to 65535"}},
+        {"mode=tap,ifname=tap0,mtu=67", {"mtu=67", "68 to 65521"}},
+        {"mode=tap,ifname=tap0,mtu=65522", {"mtu=65522", "68 to 65521", "a tap's limits"}},
+        {"mode=vhost,ifname=tap0,mtu=65535", {"mtu=65535", "68 to 65521"}},
+        {"mode=macvtap,link=eth1,mtu=65536", {"mtu=65536", "68 to 65535", "a macvtap's limits"}},
+        {"mode=tap,ifname=tap0,mtu=0x5dc", {"mtu=0x5dc"}},
+        {"mode=tap,ifname=tap0,mtu=01500", {"mtu=01500"}},
+        {"mode=tap,fd=010", {"fd=010"}},
+        {"mode=tap,ifname=tap0,tx-ops=0x10:100", {"tx-ops=0x10:100", "whole number"}},
+        {"mode=tap,ifname=tap0,tx-ops=10:0100", {"REFILL_MS"}},
+        {"mode=vfio,pf=eth1,vf=+1", {"vf=+1"}},
         {"mode=tap,ifname=tap0,mtu=0", {"mtu=0"}},
         {"mode=tap,ifname=tap0,mtu=1500.5", {"mtu=1500.5"}},
         {"mode=tap,ifname=tap0,mtu=+1500", {"mtu=+1500"}},

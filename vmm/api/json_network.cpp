@@ -160,6 +160,11 @@ Result<NetworkInterface> read_network_interface(const nlohmann::json& value) {
         interface.vf = static_cast<uint32_t>(*vf);
     }
     TRY(check_mode_fields(object, interface));
+    if (interface.mtu && interface.mode != "macvtap" && *interface.mtu > net::kMaxTapMtu) {
+        return Error::format("field 'mtu': {} is above {}, the most a tap takes (its Ethernet header must fit in "
+                             "65535 bytes)",
+                             *interface.mtu, net::kMaxTapMtu);
+    }
     if (interface.mode == "vfio") {
         interface.transport = "pci";
     }

@@ -41,8 +41,8 @@ struct MachineConfig {
     uint32_t vcpu_count = 1;      // 1..32
     uint32_t mem_size_mib = 128;  // 16..262144
     bool smt = false;             // accepted; skiff's vCPUs are one thread per core
-    // "None" (the host's CPU, filtered) or a template skiff knows ("T2",
-    // "C3", ...; see README); unset: chosen for the host.
+    // "None" (the host's CPU, filtered) or a template skiff knows ("host",
+    // "baseline", "emulated-kernel"; see README); unset: chosen for the host.
     std::optional<std::string> cpu_template;
     bool track_dirty_pages = false;  // accepted; dirty tracking is not implemented (false only)
 };
