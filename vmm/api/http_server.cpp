@@ -48,18 +48,20 @@ int poll_timeout(const std::vector<HttpConnection>& connections) {
     return static_cast<int>(std::clamp(wait, std::chrono::milliseconds(0), kLongestWait).count());
 }
 
-// The connection to close for a new one: by activity (a closing one, an
-// idle one, a receiving one, a sending one), then the oldest.
-void evict_one(std::vector<HttpConnection>& connections) {
-    auto victim = std::min_element(connections.begin(), connections.end(),
-                                   [](const HttpConnection& a, const HttpConnection& b) {
-                                       if (a.activity() != b.activity()) {
-                                           return a.activity() < b.activity();
-                                       }
-                                       return a.since() < b.since();
-                                   });
-    if (victim == connections.end()) {
-        return;
+// The connection to close for a new one, among the first `candidates`
+// (those accepted before this turn: a client just accepted has had no turn
+// to send yet): by activity (a closing one, an idle one, a receiving one,
+// a sending one), then the oldest. Returns whether one was closed.
+bool evict_one(std::vector<HttpConnection>& connections, size_t candidates) {
+    auto end = connections.begin() + static_cast<std::ptrdiff_t>(std::min(candidates, connections.size()));
+    auto victim = std::min_element(connections.begin(), end, [](const HttpConnection& a, const HttpConnection& b) {
+        if (a.activity() != b.activity()) {
+            return a.activity() < b.activity();
+        }
+        return a.since() < b.since();
+    });
+    if (victim == end) {
+        return false;
     }
     SKIFF_LOG_LIMITED(spdlog::level::info,
                       "API: {} connections open, the most it keeps: closed the {} one for a new client",
@@ -67,9 +69,15 @@ void evict_one(std::vector<HttpConnection>& connections) {
                       victim->activity() == HttpConnection::Activity::Receiving ? "slowest" : "oldest idle");
     victim->evict();
     connections.erase(victim);
+    return true;
 }
 
-void accept_clients(int listener, std::vector<HttpConnection>& connections, const ServerLimits& limits) {
+// Accepts waiting clients and reads what each has sent already (a client
+// usually sends its request before the server accepts it): it is answered
+// this turn, before another new client could push it out.
+void accept_clients(int listener, std::vector<HttpConnection>& connections, const ServerLimits& limits,
+                    const HttpConnection::Handler& handler) {
+    size_t older = connections.size();
     for (int accepted = 0; accepted < kAcceptsPerTurn; ++accepted) {
         int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -82,9 +90,14 @@ void accept_clients(int listener, std::vector<HttpConnection>& connections, cons
             return;
         }
         if (connections.size() >= std::max<size_t>(limits.max_connections, 1)) {
-            evict_one(connections);
+            if (evict_one(connections, older)) {
+                --older;
+            } else {
+                evict_one(connections, connections.size());  // more new clients than places
+            }
         }
         connections.emplace_back(UniqueFd(fd), limits.connection);
+        connections.back().on_ready(POLLIN, handler);
     }
 }
 
@@ -168,9 +181,11 @@ void ApiServer::serve() {
                 connection.on_deadline();
             }
         }
-        std::erase_if(connections, [](const HttpConnection& connection) { return connection.closed(); });
+        auto is_closed = [](const HttpConnection& connection) { return connection.closed(); };
+        std::erase_if(connections, is_closed);
         if (ready > 0 && (polled[1].revents & POLLIN) != 0) {
-            accept_clients(listener_.socket.get(), connections, limits_);
+            accept_clients(listener_.socket.get(), connections, limits_, handler);
+            std::erase_if(connections, is_closed);
         }
     }
 }
