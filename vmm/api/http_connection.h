@@ -33,7 +33,7 @@ struct ConnectionLimits {
     std::chrono::milliseconds idle{std::chrono::seconds(30)};
     std::chrono::milliseconds request{std::chrono::seconds(10)};
     std::chrono::milliseconds response{std::chrono::seconds(10)};
-    std::chrono::milliseconds drain{std::chrono::seconds(1)};
+    std::chrono::milliseconds drain{std::chrono::seconds(1)};  // a lingering close, at most
 };
 
 inline constexpr size_t kMaxDrainBytes = 1024 * 1024;

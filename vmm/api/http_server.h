@@ -36,7 +36,6 @@
 namespace skiff::api {
 
 inline constexpr unsigned kMaxConnections = 64;
-inline constexpr unsigned kConnectionTimeoutSeconds = 30;
 
 struct ServerLimits {
     size_t max_connections = kMaxConnections;
