@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config linux-libc-dev libspdlog-dev libfmt-dev
-    catch2 libcli11-dev nlohmann-json3-dev libfdt-dev libmicrohttpd-dev libseccomp-dev ccache)
+    catch2 libcli11-dev nlohmann-json3-dev libfdt-dev libseccomp-dev ccache)
 # clang with compiler-rt (libFuzzer, ASan, UBSan) and llvm-symbolizer.
 fuzz_packages=(clang libclang-rt-dev llvm)
 test_packages=(qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 iputils-ping

@@ -2,6 +2,7 @@
 
 #include "vmm/output_file.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +20,35 @@ namespace skiff {
 
 namespace {
 
-constexpr const char* kPattern = "[%T.%e] [skiff] [%^%l%$] %v";
+// %* is the message with its control characters escaped (%v unescaped).
+constexpr const char* kPattern = "[%T.%e] [skiff] [%^%l%$] %*";
+
+// Messages carry what clients and guests sent (an API path, a file name
+// from a request body, a device's name): a newline there would forge a log
+// line, a NUL or an escape sequence corrupt a terminal or a log parser. So
+// every byte below 0x20 and 0x7f is written as \n, \r, \t or \xNN.
+class EscapedMessage final : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& out) override {
+        for (char c : message.payload) {
+            auto byte = static_cast<unsigned char>(c);
+            if (byte >= 0x20 && byte != 0x7f) {
+                out.push_back(c);
+                continue;
+            }
+            out.push_back('\\');
+            switch (c) {
+                case '\n': out.push_back('n'); break;
+                case '\r': out.push_back('r'); break;
+                case '\t': out.push_back('t'); break;
+                default: fmt::format_to(std::back_inserter(out), "x{:02x}", byte); break;
+            }
+        }
+    }
+    [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<EscapedMessage>();
+    }
+};
 
 // Log lines into a file or FIFO opened by open_output_file (spdlog's file
 // sink would block in open() on a FIFO with no reader, and create missing
@@ -54,9 +83,15 @@ private:
 
 }  // namespace
 
+std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& pattern) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<EscapedMessage>('*').set_pattern(pattern);
+    return formatter;
+}
+
 void setup_logging() {
     auto logger = spdlog::stderr_color_mt("skiff");
-    logger->set_pattern(kPattern);
+    logger->set_formatter(make_log_formatter(kPattern));
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::info);
 }
@@ -100,7 +135,8 @@ Result<void> configure_logger(const LoggerConfig& config) {
     if (config.show_log_origin.value_or(false)) {
         pattern += " [%s:%#]";
     }
-    logger->set_pattern(config.log_path || config.show_level || config.show_log_origin ? pattern + " %v" : kPattern);
+    bool own_pattern = config.log_path || config.show_level || config.show_log_origin;
+    logger->set_formatter(make_log_formatter(own_pattern ? pattern + " %*" : kPattern));
     logger->flush_on(spdlog::level::info);
     if (!level.empty()) {
         spdlog::set_level(spdlog::level::from_str(level));

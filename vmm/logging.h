@@ -5,11 +5,22 @@
 #include "skiff/config.h"
 #include "vmm/result.h"
 
+#include <spdlog/formatter.h>
+
+#include <memory>
 #include <string>
 
 namespace skiff {
 
+// skiff's default logger on standard error. Its lines, and those of a
+// logger configure_logger() sets up, escape control characters in the
+// message (make_log_formatter).
 void setup_logging();
+
+// A formatter for `pattern`, where %* stands for the message with every
+// control character escaped (\n, \r, \t, \xNN): a client's or a guest's
+// text cannot forge or break a log line.
+std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& pattern);
 void set_log_level(const std::string& level);
 
 // Firecracker's level names (Error, Warning, Info, Debug, Trace, Off; any

@@ -9,8 +9,8 @@
 // - the event-loop thread (Machine::run), once the vCPU threads exist (a
 //   filter is inherited by threads created later) and the loop's own fds
 //   (signalfd, timer, terminal mode) are set up;
-// - the API thread (libmicrohttpd's) on its first callback after arm(), and
-//   the metrics thread when it starts;
+// - the API thread (the HTTP server's poll loop) at the first turn of its
+//   loop after arm(), and the metrics thread when it starts;
 // - the main thread once the VM runs (`skiff run` after start-up, the API
 //   mode's wait loop once armed): it only waits (signals, joins) and does
 //   the orderly clean-up at exit (devices torn down, macvtaps deleted, VFIO

@@ -497,11 +497,30 @@ def kernel_image_seeds():
     }
 
 
+def http_parser_seeds():
+    """fuzz_http_parser: a piece size, then a connection's bytes."""
+    put = b'{"vcpu_count": 1, "mem_size_mib": 128}'
+    return {
+        "get": b"\x07GET / HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n",
+        "put_body": b"\x00PUT /machine-config HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(put) + put,
+        "pipelined": (b"\x10PUT /vm HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+                      b"\r\nGET /version?x=1 HTTP/1.0\nConnection: keep-alive\n\n"
+                      b"GET /network-interfaces/eth%30 HTTP/1.1\r\nConnection: close\r\n\r\n"),
+        "expect_continue": b"\x03PUT /logger HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+        "chunked": b"\x05PUT /boot-source HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{}{}\r\n0\r\n\r\n",
+        "content_length_twice": b"\x01PUT /vm HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        "content_length_negative": b"\x02PUT /vm HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "nul_in_path": b"\x09GET /machine-config%00xyz HTTP/1.1\r\n\r\n",
+        "too_large": b"\xffPUT /boot-source HTTP/1.1\r\nContent-Length: 51201\r\n\r\n",
+        "folded": b"\x04GET / HTTP/1.1\r\nX-A: b\r\n c\r\n\r\n",
+    }
+
+
 def main():
     for target, seeds in (("fuzz_virtio_mmio", mmio_seeds()), ("fuzz_descriptor_chain", chain_seeds()),
                             ("fuzz_virtio_pci", pci_seeds()), ("fuzz_net_queue_pair", net_seeds()),
                             ("fuzz_api", api_seeds()), ("fuzz_config_file", config_file_seeds()),
-                            ("fuzz_kernel_image", kernel_image_seeds())):
+                            ("fuzz_kernel_image", kernel_image_seeds()), ("fuzz_http_parser", http_parser_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
         for name, content in seeds.items():

@@ -76,6 +76,27 @@ TEST_CASE("PUT /boot-source bodies", "[api][json]") {
     CHECK(error_of(parse_boot_source(R"(["kernel_image_path"])")) == "the body must be a JSON object, got an array");
 }
 
+// A NUL in a string would cut a path where the C library reads it:
+// ".../testguest.elf\u0000/etc/shadow" loaded testguest.elf. Every string
+// field refuses one, naming the field, in API bodies and config files.
+TEST_CASE("a NUL in any string field is refused, naming the field", "[api][json]") {
+    CHECK(error_of(parse_boot_source(R"({"kernel_image_path": "/k/testguest.elf\u0000/etc/shadow"})")) ==
+          "field 'kernel_image_path' holds a NUL character (\\u0000, at offset 16), which no path or name may hold");
+    CHECK_THAT(error_of(parse_boot_source(R"({"kernel_image_path": "k", "initrd_path": "/i\u0000"})")),
+               Catch::StartsWith("field 'initrd_path' holds a NUL"));
+    CHECK_THAT(error_of(parse_boot_source(R"({"kernel_image_path": "k", "boot_args": "a\u0000b"})")),
+               Catch::StartsWith("field 'boot_args' holds a NUL"));
+    CHECK_THAT(error_of(parse_logger(R"({"log_path": "/tmp/log\u0000x"})")), Catch::StartsWith("field 'log_path'"));
+    CHECK_THAT(error_of(parse_metrics(R"({"metrics_path": "\u0000"})")), Catch::StartsWith("field 'metrics_path'"));
+    CHECK_THAT(error_of(parse_network_interface(R"({"iface_id": "eth0", "host_dev_name": "tap\u00000"})")),
+               Catch::StartsWith("field 'host_dev_name' holds a NUL"));
+    CHECK_THAT(error_of(parse_config_file(R"({"boot-source": {"kernel_image_path": "\u0000"}})")),
+               Catch::Contains("field 'kernel_image_path' holds a NUL"));
+    // Other control characters in a path are the file system's business
+    // (a file name may hold a newline); the log escapes them.
+    CHECK(parse_boot_source(R"({"kernel_image_path": "/k/a\nb"})").ok());
+}
+
 TEST_CASE("PUT /machine-config bodies", "[api][json]") {
     auto config = parse_machine_config(
         R"({"vcpu_count": 2, "mem_size_mib": 1024, "smt": true, "cpu_template": "T2", "track_dirty_pages": false,

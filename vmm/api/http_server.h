@@ -1,43 +1,56 @@
-// The REST API's HTTP/1.1 server on a unix socket (libmicrohttpd, one
-// internal poll() thread named "skiff-api"; poll rather than epoll: level-
-// triggered, it notices a client that sends a partial request and then
-// shuts down its side, and 64 descriptors are nothing to poll). Each request goes through
-// handle_request (router.h), one at a time, so the Controller sees the
-// requests in order and never two at once.
+// The REST API's HTTP/1.1 server on a unix socket: skiff's own (the
+// request parser, http_request_parser.h; a connection's buffers and
+// deadlines, http_connection.h), one thread named "skiff-api" running a
+// poll() loop. poll rather than epoll: level-triggered, and 64 descriptors
+// are nothing to poll. Each request goes through handle_request
+// (router.h), one at a time, so the Controller sees the requests in order
+// and never two at once.
 //
-// Limits: 64 connections, 30 s of inactivity per connection, request bodies
-// of at most 51200 bytes (Firecracker's default maximum payload; more is a
-// 413 with a fault_message, and the connection is closed after it; a
-// chunked body is read and dropped up to 1 MiB for that, beyond it the
-// server hangs up without an answer). A client that sends garbage or goes away in
-// the middle of a request costs only its own connection.
+// Limits, so that no local client can take the control channel away from
+// the runtime that owns the VM (docs/api.md):
+// - at most 64 connections; a 65th client is still served: the server
+//   closes the connection that closing costs least (one closing anyway,
+//   else the one idle the longest, else the slowest request, with a 503)
+// - 30 s idle between requests; 10 s for a whole request (line, header
+//   fields, body) from its first byte, else 408; 10 s to take a response
+// - the head at most 8 KiB and 64 fields (431); bodies at most 51200 bytes
+//   (Firecracker's default maximum payload; more is a 413 with a
+//   fault_message as soon as the Content-Length is read, then the
+//   connection closes); no Transfer-Encoding (400, as in Firecracker).
+// A client that sends garbage, stalls or goes away in the middle of a
+// request costs only its own connection.
 #pragma once
 
 #include "vmm/api/controller.h"
+#include "vmm/api/http_connection.h"
 #include "vmm/api/unix_listener.h"
+#include "vmm/event_fd.h"
 #include "vmm/result.h"
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-
-struct MHD_Daemon;
+#include <thread>
 
 namespace skiff::api {
 
-inline constexpr size_t kMaxRequestBody = 51200;
 inline constexpr unsigned kMaxConnections = 64;
-inline constexpr unsigned kConnectionTimeoutSeconds = 30;
+
+struct ServerLimits {
+    size_t max_connections = kMaxConnections;
+    ConnectionLimits connection;
+};
 
 class ApiServer final {
 public:
     // Listens on `socket_path` (see unix_listener.h for an existing path)
     // and serves until destroyed. `controller` must outlive the server.
     // With `owner`, the socket file is given to that user and group.
+    // `limits`: the defaults above; tests shorten them.
     static Result<std::unique_ptr<ApiServer>> start(const std::string& socket_path, Controller& controller,
-                                                    std::optional<SocketOwner> owner = {});
+                                                    std::optional<SocketOwner> owner = {},
+                                                    ServerLimits limits = {});
 
     // Stops the server (a request in progress completes first) and removes
     // the socket file.
@@ -47,18 +60,19 @@ public:
 
     [[nodiscard]] const std::string& socket_path() const { return socket_path_; }
 
-    // For libmicrohttpd's callbacks (http_server.cpp); not for callers.
-    struct Access;
-
 private:
-    ApiServer(std::string socket_path, Controller& controller)
-        : socket_path_(std::move(socket_path)), controller_(controller) {}
+    ApiServer(std::string socket_path, Controller& controller, UnixListener listener, EventFd stop,
+              ServerLimits limits);
+
+    void serve();
+    Response answer(const HttpRequest& request);
 
     std::string socket_path_;
     Controller& controller_;
-    std::mutex requests_;  // one request at a time into the Controller
-    MHD_Daemon* daemon_ = nullptr;
-    SocketFile socket_file_;
+    UnixListener listener_;
+    EventFd stop_;
+    ServerLimits limits_;
+    std::thread thread_;
 };
 
 }  // namespace skiff::api

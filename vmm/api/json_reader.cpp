@@ -142,7 +142,14 @@ Result<std::string> JsonObject::required_string(std::string_view key) const {
     if (!value->is_string()) {
         return Error::format("field '{}': expected a string, got {}", field_path(key), describe_json(*value));
     }
-    return value->get<std::string>();
+    std::string text = value->get<std::string>();
+    // The C library would end a path at the NUL and use what precedes it.
+    if (size_t nul = text.find('\0'); nul != std::string::npos) {
+        return Error::format("field '{}' holds a NUL character (\\u0000, at offset {}), which no path or name "
+                             "may hold",
+                             field_path(key), nul);
+    }
+    return text;
 }
 
 Result<std::optional<std::string>> JsonObject::optional_string(std::string_view key) const {

@@ -58,6 +58,8 @@ public:
     // Option; a required field must be present and not null.
     [[nodiscard]] bool has(std::string_view key) const;
 
+    // Strings become paths, interface names, kernel command lines: one
+    // holding a NUL (\u0000) is refused, naming the field.
     Result<std::string> required_string(std::string_view key) const;
     Result<std::optional<std::string>> optional_string(std::string_view key) const;
     // A non-negative integer in [minimum, maximum].

@@ -22,19 +22,12 @@
 #pragma once
 
 #include "vmm/api/controller.h"
+#include "vmm/api/http_status.h"
 
 #include <string>
 #include <string_view>
 
 namespace skiff::api {
-
-inline constexpr int kStatusOk = 200;
-inline constexpr int kStatusNoContent = 204;
-inline constexpr int kStatusBadRequest = 400;
-inline constexpr int kStatusNotFound = 404;
-inline constexpr int kStatusMethodNotAllowed = 405;
-inline constexpr int kStatusPayloadTooLarge = 413;
-inline constexpr int kStatusInternalError = 500;
 
 struct Response {
     int status = kStatusNoContent;
