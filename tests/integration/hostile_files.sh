@@ -58,8 +58,9 @@ expect_status 1
 expect_error log_fifo "log_path .*/fifo is a FIFO with no reader: start its reader first"
 [ ! -e "$TEST_TMP/log.sock" ] || fail "the API socket was left behind"
 
+# A bad flag value, refused before anything is made (docs/careless-callers.md).
 bounded log_nodir --log-path "$TEST_TMP/no/such/dir/log" --api-sock "$TEST_TMP/log.sock"
-expect_status 1
+expect_status 2
 expect_error log_nodir "directory .*/no/such/dir does not exist: create it first"
 [ ! -d "$TEST_TMP/no" ] || fail "--log-path created a directory"
 
