@@ -177,13 +177,16 @@ void add_crash_clean_up(std::vector<Rule>& rules) {
 // devices down unmaps VFIO DMA and gives functions back to their drivers
 // through sysfs (open without O_CREAT, stat, readlink, directory reads),
 // deletes macvtaps over rtnetlink, and the API server's socket file goes.
+// The vfio label (L1 VM, --vfio-edu) is what exercises the VFIO part.
 void add_main_thread(std::vector<Rule>& rules) {
     add(rules, {SCMP_SYS(rt_sigtimedwait), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
                 SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
                 SCMP_SYS(getdents64), SCMP_SYS(shutdown), SCMP_SYS(sendto), SCMP_SYS(recvfrom)});
     rules.push_back(Rule{SCMP_SYS(openat), {arg(2, SCMP_CMP_MASKED_EQ, O_CREAT, 0)}});
     rules.push_back(Rule{SCMP_SYS(socket), {arg(0, SCMP_CMP_EQ, AF_NETLINK), arg(2, SCMP_CMP_EQ, NETLINK_ROUTE)}});
-    add_ioctls(rules, {VFIO_IOMMU_UNMAP_DMA});
+    // VFIO's tear-down: DMA unmapped, the group taken off KVM's VFIO device
+    // (KVM_DEV_VFIO_GROUP_DEL, found by vfio_edu in the L1 VM).
+    add_ioctls(rules, {VFIO_IOMMU_UNMAP_DMA, KVM_SET_DEVICE_ATTR});
 }
 
 std::vector<Rule> rules_for(ThreadKind kind) {
