@@ -29,69 +29,10 @@ struct Elf32Spec {
     uint32_t pvh_descriptor_size = 4;
 };
 
-// Layout as make_elf's: header, program headers (the PT_NOTE first), notes,
-// segment contents. Every byte belongs to a checked structure.
+// As make_elf's images, of the 32-bit class.
 Image make_elf32(const Elf32Spec& spec = {}) {
-    Image notes;
-    append_note(notes, ElfNote{"GNU", 3, Image(20, std::byte{0x11})});
-    if (spec.pvh_entry) {
-        Image descriptor(spec.pvh_descriptor_size);
-        std::memcpy(descriptor.data(), &*spec.pvh_entry, std::min<size_t>(8, descriptor.size()));
-        append_note(notes, ElfNote{"Xen", 18, descriptor});
-    }
-    const uint32_t program_count = static_cast<uint32_t>(spec.segments.size() + 1);
-    const uint32_t notes_offset = sizeof(Elf32_Ehdr) + program_count * sizeof(Elf32_Phdr);
-    uint32_t offset = notes_offset + static_cast<uint32_t>(notes.size());
-    Image image(offset);
-    Elf32_Ehdr header{};
-    std::memcpy(header.e_ident, ELFMAG, SELFMAG);
-    header.e_ident[EI_CLASS] = ELFCLASS32;
-    header.e_ident[EI_DATA] = ELFDATA2LSB;
-    header.e_ident[EI_VERSION] = EV_CURRENT;
-    header.e_type = ET_EXEC;
-    header.e_machine = EM_386;
-    header.e_version = EV_CURRENT;
-    header.e_entry = spec.entry;
-    header.e_phoff = sizeof(Elf32_Ehdr);
-    header.e_ehsize = sizeof(Elf32_Ehdr);
-    header.e_phentsize = sizeof(Elf32_Phdr);
-    header.e_phnum = static_cast<Elf32_Half>(program_count);
-    put(image, 0, header);
-
-    Elf32_Phdr note_header{};
-    note_header.p_type = PT_NOTE;
-    note_header.p_offset = notes_offset;
-    note_header.p_filesz = static_cast<uint32_t>(notes.size());
-    note_header.p_memsz = static_cast<uint32_t>(notes.size());
-    note_header.p_align = 4;
-    put(image, sizeof(Elf32_Ehdr), note_header);
-    std::memcpy(image.data() + notes_offset, notes.data(), notes.size());
-
-    for (size_t index = 0; index < spec.segments.size(); ++index) {
-        const ElfSegmentSpec& segment = spec.segments[index];
-        Elf32_Phdr program{};
-        program.p_type = PT_LOAD;
-        program.p_flags = PF_R | PF_X;
-        program.p_offset = offset;
-        program.p_vaddr = static_cast<uint32_t>(segment.virtual_address);
-        program.p_paddr = static_cast<uint32_t>(segment.physical);
-        program.p_filesz = static_cast<uint32_t>(segment.file_size);
-        program.p_memsz = static_cast<uint32_t>(segment.memory_size);
-        program.p_align = 0x1000;
-        put(image, elf32_program_header(index + 1), program);
-        for (uint64_t byte = 0; byte < segment.file_size; ++byte) {
-            image.push_back(pattern_byte(byte, static_cast<uint8_t>(0x30 + index)));
-        }
-        offset += static_cast<uint32_t>(segment.file_size);
-    }
-    return image;
-}
-
-std::string inspect_error(const Image& image) {
-    auto result = inspect_kernel(image);
-    REQUIRE_FALSE(result.ok());
-    CHECK(one_line(result.error().message));
-    return result.error().message;
+    return make_elf_of_class<Elf32Class>(spec.entry, spec.segments,
+                                         notes_with_pvh(spec.pvh_entry, spec.pvh_descriptor_size));
 }
 
 std::string load_error(const Image& image, BootProtocol protocol, uint64_t memory_size = 16 << 20) {

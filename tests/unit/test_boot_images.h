@@ -5,6 +5,7 @@
 #pragma once
 
 #include "boot/boot_params.h"
+#include "boot/kernel_image.h"
 #include "vmm/guest_memory.h"
 
 #include <elf.h>
@@ -18,6 +19,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace skiff::boot::testing {
@@ -128,66 +130,98 @@ inline void append_note(Image& notes, const ElfNote& note) {
     align4();
 }
 
-// Layout: ELF header, program headers (notes first if any), notes,
-// segment contents. Segment file offsets keep file and memory addresses
-// congruent modulo 16 only where it does not matter (no alignment checks).
-inline Image make_elf(const ElfSpec& spec = {}) {
+// What the two ELF classes' test images differ in.
+struct Elf64Class {
+    using Ehdr = Elf64_Ehdr;
+    using Phdr = Elf64_Phdr;
+    static constexpr unsigned char kClass = ELFCLASS64;
+    static constexpr uint16_t kMachine = EM_X86_64;
+};
+struct Elf32Class {
+    using Ehdr = Elf32_Ehdr;
+    using Phdr = Elf32_Phdr;
+    static constexpr unsigned char kClass = ELFCLASS32;
+    static constexpr uint16_t kMachine = EM_386;
+};
+
+// A GNU note, then the PVH entry note (a descriptor of `descriptor_size`
+// bytes) when there is an entry.
+inline Image notes_with_pvh(std::optional<uint64_t> pvh_entry, uint32_t descriptor_size) {
     Image notes;
     append_note(notes, ElfNote{"GNU", 3, Image(20, std::byte{0x11})});
-    if (spec.pvh_entry) {
-        Image descriptor(spec.pvh_descriptor_size);
-        std::memcpy(descriptor.data(), &*spec.pvh_entry, std::min<size_t>(8, descriptor.size()));
+    if (pvh_entry) {
+        Image descriptor(descriptor_size);
+        std::memcpy(descriptor.data(), &*pvh_entry, std::min<size_t>(8, descriptor.size()));
         append_note(notes, ElfNote{"Xen", 18, descriptor});
     }
-    if (spec.linux_note) {
-        append_note(notes, ElfNote{"Linux", 0x100, Image(4, std::byte{0x22})});
-    }
-    const uint64_t program_count = spec.segments.size() + 1;
-    const uint64_t notes_offset = sizeof(Elf64_Ehdr) + program_count * sizeof(Elf64_Phdr);
+    return notes;
+}
+
+// Layout: ELF header, program headers (the PT_NOTE first), notes, segment
+// contents. Segment file offsets keep file and memory addresses congruent
+// modulo 16 only where it does not matter (no alignment checks).
+template <typename Class>
+Image make_elf_of_class(uint64_t entry, const std::vector<ElfSegmentSpec>& segments, const Image& notes) {
+    using Ehdr = typename Class::Ehdr;
+    using Phdr = typename Class::Phdr;
+    // Fields of the 32-bit class are narrower; the tests' values fit.
+    auto narrow = [](auto& field, uint64_t value) {
+        field = static_cast<std::remove_reference_t<decltype(field)>>(value);
+    };
+    const uint64_t program_count = segments.size() + 1;
+    const uint64_t notes_offset = sizeof(Ehdr) + program_count * sizeof(Phdr);
     uint64_t offset = notes_offset + notes.size();
     Image image(offset);
-    Elf64_Ehdr header{};
+    Ehdr header{};
     std::memcpy(header.e_ident, ELFMAG, SELFMAG);
-    header.e_ident[EI_CLASS] = ELFCLASS64;
+    header.e_ident[EI_CLASS] = Class::kClass;
     header.e_ident[EI_DATA] = ELFDATA2LSB;
     header.e_ident[EI_VERSION] = EV_CURRENT;
     header.e_type = ET_EXEC;
-    header.e_machine = EM_X86_64;
+    header.e_machine = Class::kMachine;
     header.e_version = EV_CURRENT;
-    header.e_entry = spec.entry;
-    header.e_phoff = sizeof(Elf64_Ehdr);
-    header.e_ehsize = sizeof(Elf64_Ehdr);
-    header.e_phentsize = sizeof(Elf64_Phdr);
-    header.e_phnum = static_cast<Elf64_Half>(program_count);
+    narrow(header.e_entry, entry);
+    narrow(header.e_phoff, sizeof(Ehdr));
+    header.e_ehsize = sizeof(Ehdr);
+    header.e_phentsize = sizeof(Phdr);
+    narrow(header.e_phnum, program_count);
     put(image, 0, header);
 
-    Elf64_Phdr note_header{};
+    Phdr note_header{};
     note_header.p_type = PT_NOTE;
-    note_header.p_offset = notes_offset;
-    note_header.p_filesz = notes.size();
-    note_header.p_memsz = notes.size();
+    narrow(note_header.p_offset, notes_offset);
+    narrow(note_header.p_filesz, notes.size());
+    narrow(note_header.p_memsz, notes.size());
     note_header.p_align = 4;
-    put(image, sizeof(Elf64_Ehdr), note_header);
+    put(image, sizeof(Ehdr), note_header);
     std::memcpy(image.data() + notes_offset, notes.data(), notes.size());
 
-    for (size_t index = 0; index < spec.segments.size(); ++index) {
-        const ElfSegmentSpec& segment = spec.segments[index];
-        Elf64_Phdr program{};
+    for (size_t index = 0; index < segments.size(); ++index) {
+        const ElfSegmentSpec& segment = segments[index];
+        Phdr program{};
         program.p_type = PT_LOAD;
         program.p_flags = PF_R | PF_X;
-        program.p_offset = offset;
-        program.p_vaddr = segment.virtual_address;
-        program.p_paddr = segment.physical;
-        program.p_filesz = segment.file_size;
-        program.p_memsz = segment.memory_size;
+        narrow(program.p_offset, offset);
+        narrow(program.p_vaddr, segment.virtual_address);
+        narrow(program.p_paddr, segment.physical);
+        narrow(program.p_filesz, segment.file_size);
+        narrow(program.p_memsz, segment.memory_size);
         program.p_align = 0x1000;
-        put(image, sizeof(Elf64_Ehdr) + (index + 1) * sizeof(Elf64_Phdr), program);
+        put(image, sizeof(Ehdr) + (index + 1) * sizeof(Phdr), program);
         for (uint64_t byte = 0; byte < segment.file_size; ++byte) {
             image.push_back(pattern_byte(byte, static_cast<uint8_t>(0x30 + index)));
         }
         offset += segment.file_size;
     }
     return image;
+}
+
+inline Image make_elf(const ElfSpec& spec = {}) {
+    Image notes = notes_with_pvh(spec.pvh_entry, spec.pvh_descriptor_size);
+    if (spec.linux_note) {
+        append_note(notes, ElfNote{"Linux", 0x100, Image(4, std::byte{0x22})});
+    }
+    return make_elf_of_class<Elf64Class>(spec.entry, spec.segments, notes);
 }
 
 // Offset of program header `index` (0 is the PT_NOTE one in make_elf images).
@@ -238,6 +272,14 @@ inline std::optional<Image> read_debian_kernel() {
 
 inline bool one_line(const std::string& message) {
     return !message.empty() && message.find('\n') == std::string::npos;
+}
+
+// inspect_kernel's error for an image it must refuse (one line).
+inline std::string inspect_error(const Image& image) {
+    auto result = inspect_kernel(image);
+    REQUIRE_FALSE(result.ok());
+    CHECK(one_line(result.error().message));
+    return result.error().message;
 }
 
 }  // namespace skiff::boot::testing

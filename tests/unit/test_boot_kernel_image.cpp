@@ -17,13 +17,6 @@ namespace {
 constexpr uint64_t kSetupOffset = linux_boot::kSetupHeaderOffset;
 #define SETUP_FIELD(field) (kSetupOffset + offsetof(linux_boot::SetupHeader, field))
 
-std::string inspect_error(const Image& image) {
-    auto result = inspect_kernel(image);
-    REQUIRE_FALSE(result.ok());
-    CHECK(one_line(result.error().message));
-    return result.error().message;
-}
-
 }  // namespace
 
 TEST_CASE("inspect_kernel accepts a synthetic bzImage", "[boot]") {
