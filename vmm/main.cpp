@@ -113,10 +113,8 @@ int serve(const ApiModeOptions& flags, Machine::Clock::time_point process_start)
             return ended->status;
         }
         // An API thread reading a large image may have taken the signal.
-        int signal_number = stop_signals::take_pending();
-        if (signal_number == 0) {
-            signal_number = stop_signals::received();
-        }
+        stop_signals::take_pending();
+        int signal_number = stop_signals::received();
         if (signal_number != 0) {
             if (instance.state() == VmState::NotStarted) {
                 spdlog::info("stopped by signal {} before InstanceStart", signal_number);

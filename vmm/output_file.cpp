@@ -1,5 +1,7 @@
 #include "vmm/output_file.h"
 
+#include "vmm/parent_directory.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,18 +9,6 @@
 #include <sys/stat.h>
 
 namespace skiff {
-
-namespace {
-
-std::string parent_directory(const std::string& path) {
-    auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) {
-        return ".";
-    }
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-}  // namespace
 
 Result<UniqueFd> open_output_file(const std::string& path, std::string_view what, OutputMode mode) {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
